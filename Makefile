@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
+
+.PHONY: run test deps system-deps worker bench lint clean
+
+$(BIN)/activate:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+system-deps:
+	bash scripts/system-deps.sh
+
+deps: system-deps $(VENV)/.installed
+
+## make run: SQLite under instance/, jobs inline, demo data, http://127.0.0.1:5000
+run: deps
+	mkdir -p instance
+	$(BIN)/flask certify keys generate --if-missing
+	$(BIN)/flask db upgrade
+	$(BIN)/flask certify seed
+	@echo "Demo API client (id and secret): instance/demo-client.json"; cat instance/demo-client.json; echo
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## make test: the full suite against PostgreSQL and Redis (fails if either is unreachable)
+test: deps
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+worker: deps
+	$(BIN)/python worker.py
+
+bench: deps
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python bench/issue.py
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3

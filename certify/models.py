@@ -1,0 +1,83 @@
+"""Certify models: the request inbox, issued certificates and rendered artifacts."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.extensions import db
+from core.models import BigId, JSONType, TZDateTime, utcnow
+
+PENDING, ISSUED, DUPLICATE, FAILED = "pending", "issued", "duplicate", "failed"
+VALID, REVOKED, SUSPENDED = "valid", "revoked", "suspended"
+
+
+class CertifyRequest(db.Model):
+    """One accepted certify item: written before the API answers, signed later by a worker.
+
+    At most one *pending* request may exist per (preEnrollmentCode, dose).
+    """
+
+    __tablename__ = "certify_requests"
+    __table_args__ = (
+        Index("uq_certify_requests_pending_code_dose", "pre_enrollment_code", "dose", unique=True,
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index("ix_certify_requests_pending_enqueued", "enqueued_at",
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pre_enrollment_code: Mapped[str] = mapped_column(String(100))
+    dose: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20), default="vaccination")
+    payload: Mapped[dict] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    certificate_id: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    enqueued_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+
+
+class Certificate(db.Model):
+    """A signed credential. At most one live (not revoked) certificate per dose."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        Index("uq_certificates_live_code_dose", "pre_enrollment_code", "dose", unique=True,
+              postgresql_where=text("status <> 'revoked'"), sqlite_where=text("status <> 'revoked'")),
+        Index("ix_certificates_code_issued", "pre_enrollment_code", "issued_at"),
+        Index("ix_certificates_issued_at", "issued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    certificate_id: Mapped[str] = mapped_column(String(40), unique=True)
+    pre_enrollment_code: Mapped[str] = mapped_column(String(100))
+    dose: Mapped[int]
+    total_doses: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20), default="vaccination")
+    name: Mapped[str] = mapped_column(String(300))
+    mobile: Mapped[str | None] = mapped_column(String(40), index=True)
+    vaccine: Mapped[str] = mapped_column(String(200))
+    credential: Mapped[dict] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(20), default=VALID)
+    request_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("certify_requests.id"))
+    issued_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+
+
+class RenderedArtifact(db.Model):
+    """A cached rendering (PDF or QR PNG) of a certificate, made on first fetch."""
+
+    __tablename__ = "rendered_artifacts"
+
+    certificate_pk: Mapped[int] = mapped_column(
+        BigId, ForeignKey("certificates.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    lang: Mapped[str] = mapped_column(String(10), primary_key=True, default="")
+    version: Mapped[str] = mapped_column(String(40), primary_key=True, default="1")
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)

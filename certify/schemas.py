@@ -1,0 +1,180 @@
+"""Validation of DIVOC CertificationRequestV2 items, with a JSON path for every problem."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from core.errors import FieldError
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
+MAX_TEXT = 500
+ADDRESS_KEYS = ("addressLine1", "addressLine2", "district", "state", "pincode", "country")
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def fail(self, path: str, reason: str) -> None:
+        self.errors.append(FieldError(path, reason))
+
+    def obj(self, data: Any, key: str, path: str, required: bool) -> dict | None:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.fail(f"{path}.{key}", "is required")
+            return None
+        if not isinstance(value, dict):
+            self.fail(f"{path}.{key}", "must be an object")
+            return None
+        return value
+
+    def text(self, data: dict, key: str, path: str, required: bool = False,
+             max_len: int = MAX_TEXT) -> str | None:
+        value = data.get(key)
+        if value is None or value == "":
+            if required:
+                self.fail(f"{path}.{key}", "is required" if value is None else "must not be empty")
+            return None
+        if not isinstance(value, str):
+            self.fail(f"{path}.{key}", "must be a string")
+            return None
+        if not value.strip():
+            self.fail(f"{path}.{key}", "must not be blank")
+        elif len(value) > max_len:
+            self.fail(f"{path}.{key}", f"must be at most {max_len} characters")
+        return value
+
+    def integer(self, data: dict, key: str, path: str, minimum: int, required: bool) -> int | None:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.fail(f"{path}.{key}", "is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(f"{path}.{key}", f"must be an integer ≥ {minimum}")
+            return None
+        return value
+
+    def date(self, data: dict, key: str, path: str, required: bool = False) -> dt.date | None:
+        value = self.text(data, key, path, required)
+        if value is None:
+            return None
+        try:
+            if not _DATE.match(value):
+                raise ValueError
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{path}.{key}", "must be a date as YYYY-MM-DD")
+            return None
+
+    def datetime(self, data: dict, key: str, path: str, required: bool = False) -> dt.date | None:
+        value = self.text(data, key, path, required)
+        if value is None:
+            return None
+        m = _DATETIME.match(value)
+        try:
+            if not m:
+                raise ValueError
+            day = dt.date.fromisoformat(m.group(1))
+            if m.group(2) and (int(m.group(2)) > 23 or int(m.group(3)) > 59
+                               or int(m.group(4) or 0) > 59):
+                raise ValueError
+            return day
+        except ValueError:
+            self.fail(f"{path}.{key}", "must be a date-time as YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM]")
+            return None
+
+    def address(self, data: dict, path: str) -> None:
+        addr = self.obj(data, "address", path, required=False)
+        if addr is not None:
+            for key in ADDRESS_KEYS:
+                self.text(addr, key, f"{path}.address")
+
+    def text_list(self, data: dict, key: str, path: str) -> None:
+        value = data.get(key)
+        if value is None:
+            return
+        if not isinstance(value, list):
+            self.fail(f"{path}.{key}", "must be an array of strings")
+            return
+        for i, v in enumerate(value):
+            if not isinstance(v, str):
+                self.fail(f"{path}.{key}[{i}]", "must be a string")
+
+
+def validate_certify_item(item: Any, path: str, today: dt.date) -> list[FieldError]:
+    """Return every problem with one certification request item (empty when valid)."""
+    c = _Checker()
+    if not isinstance(item, dict):
+        return [FieldError(path or "$", "must be an object")]
+    c.text(item, "preEnrollmentCode", path, required=True, max_len=100)
+    for key in ("programId", "enrollmentType"):
+        c.text(item, key, path, max_len=100)
+    c.text_list(item, "comorbidities", path)
+    if item.get("meta") is not None and not isinstance(item["meta"], dict):
+        c.fail(f"{path}.meta", "must be an object")
+
+    recipient = c.obj(item, "recipient", path, required=True)
+    if recipient is not None:
+        rp = f"{path}.recipient"
+        c.text(recipient, "name", rp, required=True, max_len=200)
+        dob = c.date(recipient, "dob", rp)
+        if dob and dob > today:
+            c.fail(f"{rp}.dob", "must not be in the future")
+        age = recipient.get("age")
+        if age is not None:
+            if isinstance(age, bool) or not (
+                (isinstance(age, int) and 0 <= age <= 150)
+                or (isinstance(age, str) and age.isdigit() and int(age) <= 150)
+            ):
+                c.fail(f"{rp}.age", "must be a whole number of years from 0 to 150")
+        if recipient.get("dob") is None and age is None:
+            c.fail(f"{rp}.dob", "dob or age is required")
+        for key in ("gender", "nationality", "identity"):
+            c.text(recipient, key, rp, max_len=200)
+        c.text_list(recipient, "contact", rp)
+        c.address(recipient, rp)
+
+    vaccination = c.obj(item, "vaccination", path, required=True)
+    if vaccination is not None:
+        vp = f"{path}.vaccination"
+        c.text(vaccination, "name", vp, required=True, max_len=200)
+        for key in ("batch", "manufacturer"):
+            c.text(vaccination, key, vp, max_len=200)
+        day = c.datetime(vaccination, "date", vp, required=True)
+        if day and day > today + dt.timedelta(days=1):
+            c.fail(f"{vp}.date", "must not be in the future")
+        start = c.date(vaccination, "effectiveStart", vp)
+        until = c.date(vaccination, "effectiveUntil", vp)
+        if start and until and until < start:
+            c.fail(f"{vp}.effectiveUntil", "must not be before effectiveStart")
+        c.integer(vaccination, "dose", vp, 1, required=True)
+        c.integer(vaccination, "totalDoses", vp, 1, required=True)
+
+    vaccinator = c.obj(item, "vaccinator", path, required=True)
+    if vaccinator is not None:
+        c.text(vaccinator, "name", f"{path}.vaccinator", required=True, max_len=200)
+    facility = c.obj(item, "facility", path, required=True)
+    if facility is not None:
+        c.text(facility, "name", f"{path}.facility", required=True, max_len=200)
+        c.address(facility, f"{path}.facility")
+    return c.errors
+
+
+def validate_certify_batch(body: Any, max_items: int, today: dt.date) -> list[FieldError]:
+    if not isinstance(body, list):
+        return [FieldError("$", "must be a JSON array of certification requests")]
+    if not body:
+        return [FieldError("$", "must contain at least one certification request")]
+    if len(body) > max_items:
+        return [FieldError("$", f"has {len(body)} items; at most {max_items} are allowed per request")]
+    errors: list[FieldError] = []
+    for i, item in enumerate(body):
+        errors.extend(validate_certify_item(item, f"[{i}]", today))
+    return errors

@@ -1,0 +1,77 @@
+"""The app factory. core/ imports nothing from the feature packages at import time."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+
+from flask import Flask, request
+
+from . import config as config_mod
+from .errors import register_error_handlers
+from .extensions import babel, csrf, db, htmx, login_manager, migrate
+
+LANGUAGES = ("en", "hi")
+
+
+def _secret_key(app: Flask) -> str:
+    """SECRET_KEY from the environment, else a per-install key file under instance/."""
+    if app.config.get("SECRET_KEY"):
+        return app.config["SECRET_KEY"]
+    path = os.path.join(app.instance_path, "secret_key")
+    if not os.path.exists(path):
+        os.makedirs(app.instance_path, exist_ok=True)
+        with open(path, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def select_locale() -> str | None:
+    return request.args.get("lang") or request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    root = str(config_mod.ROOT)
+    app = Flask(__name__, instance_path=str(config_mod.INSTANCE),
+                template_folder=os.path.join(root, "templates"),
+                static_folder=os.path.join(root, "static"))
+    app.config.update(config_mod.load(config))
+    app.config["SECRET_KEY"] = _secret_key(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=os.path.join(root, "translations"))
+    htmx.init_app(app)
+    login_manager.user_loader(lambda _id: None)  # citizen/staff users arrive with the portals
+
+    if app.config.get("REDIS_URL"):
+        import redis
+
+        app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+    else:
+        app.extensions["redis"] = None
+
+    register_error_handlers(app)
+
+    from . import cli, views
+
+    app.register_blueprint(views.bp)
+    cli.register(app)
+
+    from certify import bp as certify_bp
+    from facility import bp as facility_bp
+    from portal import bp as portal_bp
+
+    app.register_blueprint(certify_bp)
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(facility_bp)
+    # Source systems authenticate with bearer tokens, not cookies: no CSRF there.
+    csrf.exempt(views.bp)
+    csrf.exempt(certify_bp)
+    return app

@@ -1,0 +1,88 @@
+"""Configuration layers: defaults in code, then the environment, then a test override.
+
+Secrets and keys come only from the environment or from files named by it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    """Defaults for the embedded run: SQLite under instance/, jobs inline."""
+
+    SECRET_KEY: str | None = None  # from SECRET_KEY or instance/secret_key
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE / 'divoc.sqlite3'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    REDIS_URL: str | None = None  # None: jobs run inline, in-process
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+
+    # Source-system API
+    ACCESS_TOKEN_TTL = 3600
+    CERTIFY_MAX_BATCH = 1000
+
+    # The credential
+    CERTIFICATE_BASE_URL = "http://127.0.0.1:5000"
+    CERTIFICATE_ISSUER: str | None = None  # default: CERTIFICATE_BASE_URL + "/"
+    CERTIFICATE_CONTEXT_URL: str | None = None  # default: base + /credentials/vaccination/v2
+    CERTIFICATE_KEY_TYPE = "ed25519"  # or "rsa" (RsaSignature2018, PS256)
+    CERTIFICATE_DID = "did:divoc:issuer#key-1"
+    # Key material: *_FILE paths (PEM or base58 text) or the values themselves.
+    CERTIFICATE_PRIVATE_KEY: str | None = None
+    CERTIFICATE_PRIVATE_KEY_FILE: str | None = None
+    CERTIFICATE_PUBLIC_KEY: str | None = None
+    CERTIFICATE_PUBLIC_KEY_FILE: str | None = None
+
+    # Durability: re-enqueue accepted-but-unsigned requests older than this.
+    SWEEP_INTERVAL = 30
+    SWEEP_GRACE = 60
+    SIGN_MAX_ATTEMPTS = 5
+    SIGN_BATCH_SIZE = 200
+
+    ENV_KEYS = (
+        "SECRET_KEY", "REDIS_URL", "CERTIFICATE_BASE_URL", "CERTIFICATE_ISSUER",
+        "CERTIFICATE_CONTEXT_URL", "CERTIFICATE_KEY_TYPE", "CERTIFICATE_DID",
+        "CERTIFICATE_PRIVATE_KEY", "CERTIFICATE_PRIVATE_KEY_FILE",
+        "CERTIFICATE_PUBLIC_KEY", "CERTIFICATE_PUBLIC_KEY_FILE",
+    )
+    ENV_INTS = (
+        "ACCESS_TOKEN_TTL", "CERTIFY_MAX_BATCH", "SWEEP_INTERVAL", "SWEEP_GRACE",
+        "SIGN_MAX_ATTEMPTS", "SIGN_BATCH_SIZE", "MAX_CONTENT_LENGTH",
+    )
+
+
+def load(overrides: dict | None = None) -> dict:
+    """Return the merged configuration: class defaults < environment < overrides."""
+    cfg = {k: getattr(Config, k) for k in dir(Config) if k.isupper()}
+    for key in Config.ENV_KEYS:
+        if os.environ.get(key):
+            cfg[key] = os.environ[key]
+    for key in Config.ENV_INTS:
+        cfg[key] = _env_int(key, cfg[key])
+    if os.environ.get("DATABASE_URL"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(os.environ["DATABASE_URL"])
+    cfg.update(overrides or {})
+    cfg["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(cfg["SQLALCHEMY_DATABASE_URI"])
+    base = cfg["CERTIFICATE_BASE_URL"].rstrip("/")
+    cfg["CERTIFICATE_BASE_URL"] = base
+    cfg["CERTIFICATE_ISSUER"] = cfg.get("CERTIFICATE_ISSUER") or base + "/"
+    cfg["CERTIFICATE_CONTEXT_URL"] = (
+        cfg.get("CERTIFICATE_CONTEXT_URL") or base + "/credentials/vaccination/v2"
+    )
+    return cfg
+
+
+def normalise_db_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

@@ -1,0 +1,73 @@
+"""Shared models: API clients, programs, vaccines, facilities."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+TZDateTime = DateTime(timezone=True)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class ApiClient(db.Model):
+    """A source system calling the API with OAuth2 client credentials."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    roles: Mapped[str] = mapped_column(String(200))  # space separated
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, server_default=func.now())
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(self.roles.split())
+
+
+class Program(db.Model):
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    start_date: Mapped[dt.date | None]
+    end_date: Mapped[dt.date | None]
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Vaccine(db.Model):
+    """A vaccine and its ICD-11 mapping (the seed's VACCINE_ICD + ICD tables)."""
+
+    __tablename__ = "vaccines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    manufacturer: Mapped[str] = mapped_column(String(200), default="")
+    icd11_code: Mapped[str] = mapped_column(String(20))
+    icd11_term: Mapped[str] = mapped_column(String(200))
+    doses: Mapped[int] = mapped_column(default=2)
+    program_id: Mapped[int | None] = mapped_column(db.ForeignKey("programs.id"), index=True)
+
+
+class Facility(db.Model):
+    __tablename__ = "facilities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[dict] = mapped_column(JSONType, default=dict)
+    district: Mapped[str] = mapped_column(String(100), default="", index=True)
+    state: Mapped[str] = mapped_column(String(100), default="")
+    pincode: Mapped[str] = mapped_column(String(20), default="")

@@ -1,0 +1,6 @@
+"""The facility app (staff, facility admin, program and system admin) — landing page for now."""
+from flask import Blueprint
+
+bp = Blueprint("facility", __name__, url_prefix="/facility")
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,6 @@
+"""The citizen portal (login, members, appointments, downloads) — landing page for now."""
+from flask import Blueprint
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+from . import views  # noqa: E402,F401
