@@ -7,7 +7,7 @@ export FLASK_APP := wsgi
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: run test deps system-deps worker bench lint clean
+.PHONY: run test deps test-deps system-deps worker bench lint clean
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -18,9 +18,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/activate
 	touch $@
 
 system-deps:
-	bash scripts/system-deps.sh
+	sh scripts/system-deps.sh
 
 deps: system-deps $(VENV)/.installed
+
+test-deps: $(VENV)/.installed
+	sh scripts/system-deps.sh --test
 
 ## make run: SQLite under instance/, jobs inline, demo data, http://127.0.0.1:5000
 run: deps
@@ -32,7 +35,7 @@ run: deps
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 ## make test: the full suite against PostgreSQL and Redis (fails if either is unreachable)
-test: deps
+test: test-deps
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 worker: deps
@@ -43,3 +46,6 @@ bench: deps
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check --select F,E9,I core certify portal facility tests bench worker.py wsgi.py

@@ -90,7 +90,7 @@ def main() -> None:
 
     procs = [subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(args.web), "-b",
                                f"127.0.0.1:{PORT}", "wsgi:app"], cwd=ROOT, env=env,
-                              stderr=subprocess.DEVNULL)]
+                              stderr=open("/tmp/bench-web.log", "w"))]
     procs += [subprocess.Popen([sys.executable, "worker.py", "certify"], cwd=ROOT, env=env,
                                stderr=subprocess.DEVNULL) for _ in range(args.workers)]
     base = f"http://127.0.0.1:{PORT}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import FieldError, NotFound, ValidationError
@@ -20,8 +20,15 @@ from core.extensions import db
 from core.models import Vaccine, utcnow
 
 from . import signing, tasks
-from .models import (DUPLICATE, FAILED, ISSUED, PENDING, REVOKED, Certificate,
-                     CertifyRequest)
+from .models import (
+    DUPLICATE,
+    FAILED,
+    ISSUED,
+    PENDING,
+    REVOKED,
+    Certificate,
+    CertifyRequest,
+)
 from .schemas import validate_certify_batch
 
 logger = logging.getLogger(__name__)
@@ -105,7 +112,7 @@ def accept_certify_batch(body: Any, client_id: str | None) -> list[ItemResult]:
     if rows:
         stmt = _insert(CertifyRequest.__table__).on_conflict_do_nothing(
             index_elements=["pre_enrollment_code", "dose"],
-            index_where=CertifyRequest.status == PENDING,
+            index_where=text("status = 'pending'"),
         ).returning(CertifyRequest.id, CertifyRequest.pre_enrollment_code, CertifyRequest.dose)
         for rid, code, dose in db.session.execute(stmt, rows):
             inserted[(code, dose)] = rid

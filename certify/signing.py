@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from flask import current_app

@@ -43,8 +43,8 @@ def key_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def app(key_dir):
     _check_services()
-    from core import create_app
     from certify import signing
+    from core import create_app
 
     key_path = key_dir / "ed25519.pem"
     signing.write_private_key(str(key_path), "ed25519")

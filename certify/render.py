@@ -1,0 +1,609 @@
+"""Vaccination certificate PDF rendering (A4, WeasyPrint).
+
+This module is a plain library: no Flask, no ``current_app``. Build one
+:class:`CertificateRenderer` per process (at app/worker start-up) and call
+:meth:`CertificateRenderer.render_pdf` for each certificate. The renderer keeps
+WeasyPrint's :class:`~weasyprint.text.fonts.FontConfiguration`, the parsed
+stylesheet and the compiled Jinja templates between renders, which is what makes
+rendering fast (parsing CSS and setting up fonts dominate a cold render).
+
+The data shown on the certificate comes from a :class:`CertificateView`, a
+frozen, display-ready projection of a signed DIVOC credential built with
+:meth:`CertificateView.from_credential`. Templates only display its values;
+every derived value (masked identity, one-line address, dose label, status,
+dates in human form) is computed here.
+
+WeasyPrint never touches the network or the file system while rendering: the
+QR code is embedded as a ``data:`` URI and the URL fetcher refuses every other
+URL (a refused URL aborts the render with :class:`CertificateRenderError`).
+Fonts come from fontconfig (Debian ``fonts-noto-core``), which covers Latin,
+Devanagari, Tamil and the other Indian scripts; see ``scripts/system-deps.sh``.
+
+Languages: ``render_pdf(..., lang="hi")`` picks
+``templates/certificates/vaccination.hi.html`` (and ``vaccination.hi.css``) when
+they exist, else the shared ``vaccination.html``, whose labels go through
+``_()`` backed by the gettext catalog ``translations/<lang>/LC_MESSAGES/
+messages.mo`` (English when there is none).
+"""
+
+from __future__ import annotations
+
+import base64
+import gettext
+import io
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+from PIL import Image, UnidentifiedImageError
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+__all__ = [
+    "IST",
+    "STATUS_FULL",
+    "STATUS_PARTIAL",
+    "STATUS_PRECAUTION",
+    "STATUS_UNKNOWN",
+    "CertificateRenderError",
+    "CertificateRenderer",
+    "CertificateView",
+    "VaxEvent",
+    "mask_identity",
+]
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR: Final = REPO_ROOT / "templates"
+TRANSLATIONS_DIR: Final = REPO_ROOT / "translations"
+
+#: India Standard Time (no DST). Vaccination timestamps are shown as IST dates.
+IST: Final = timezone(timedelta(hours=5, minutes=30), "IST")
+
+DEFAULT_ISSUER_NAME: Final = "Ministry of Health & Family Welfare, Government of India"
+
+_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+_LANG_RE: Final = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+
+#: Display names of identity documents, keyed by a lowercase fragment of the
+#: ``did:<method>:<value>`` method DIVOC puts in ``credentialSubject.id``.
+_ID_TYPES: Final = (
+    ("aadhaar", "Aadhaar"),
+    ("passport", "Passport"),
+    ("pan", "PAN Card"),
+    ("driving", "Driving Licence"),
+    ("voter", "Voter ID"),
+    ("npr", "NPR Smart Card"),
+    ("pension", "Pension Passbook"),
+    ("mnrega", "MNREGA Job Card"),
+    ("disability", "Unique Disability ID"),
+    ("ration", "Ration Card"),
+)
+
+_COUNTRIES: Final = {"IN": "India", "IND": "India"}
+_HOME_COUNTRIES: Final = frozenset({"IN", "IND", "INDIA"})
+
+
+class CertificateRenderError(Exception):
+    """Rendering failed (e.g. the template referenced a non-``data:`` URL)."""
+
+
+# --------------------------------------------------------------------------- #
+# Value helpers
+# --------------------------------------------------------------------------- #
+
+def _text(value: Any) -> str:
+    """Return ``value`` as a stripped string; ``None`` and containers give ``""``."""
+    if value is None or isinstance(value, (dict, list, tuple, set)):
+        return ""
+    return str(value).strip()
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = _text(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        as_float = float(text)
+    except ValueError:
+        return None
+    return int(as_float) if as_float.is_integer() else None
+
+
+def _parse_date(value: Any, display_tz: tzinfo) -> date | None:
+    """Parse an ISO date or timestamp; timestamps with an offset go to ``display_tz``."""
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError:
+            return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(display_tz)
+    return moment.date()
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def _human(day: date | None) -> str:
+    """``17 Oct 2021`` (locale-independent)."""
+    return f"{day.day:02d} {_MONTHS[day.month - 1]} {day.year}" if day else ""
+
+
+def _dose_label(dose: int | None, total: int | None) -> str:
+    if dose is None:
+        return ""
+    return f"{dose} of {total}" if total else str(dose)
+
+
+def _one_line_address(address: Any) -> str:
+    """Join a DIVOC address into one line, skipping empty and repeated parts."""
+    addr = _mapping(address)
+    parts: list[str] = []
+    seen: set[str] = set()
+    for key in ("streetAddress", "streetAddress2", "city", "district", "addressRegion"):
+        part = _text(addr.get(key)).strip(" ,")
+        if part and part.casefold() not in seen:
+            seen.add(part.casefold())
+            parts.append(part)
+    postal = _text(addr.get("postalCode"))
+    if postal:
+        if parts:
+            parts[-1] = f"{parts[-1]} {postal}"
+        else:
+            parts.append(postal)
+    country = _text(addr.get("addressCountry"))
+    if country and country.upper() not in _HOME_COUNTRIES:
+        parts.append(_COUNTRIES.get(country.upper(), country))
+    return ", ".join(parts)
+
+
+def mask_identity(value: str, visible: int = 4, mask_char: str = "X") -> str:
+    """Mask an identity number, keeping the last ``visible`` characters.
+
+    Spaces and hyphens are dropped first: ``"1234 5678 9012"`` gives
+    ``"XXXXXXXX9012"``. Values of ``visible`` characters or fewer are fully masked.
+    """
+    compact = re.sub(r"[\s\-]", "", value)
+    if not compact:
+        return ""
+    if len(compact) <= visible:
+        return mask_char * len(compact)
+    return mask_char * (len(compact) - visible) + compact[-visible:]
+
+
+def _identity_parts(subject_id: str) -> tuple[str, str]:
+    """Split ``did:<method>:<value>`` into (document type label, raw value)."""
+    if not subject_id.lower().startswith("did:"):
+        return "", subject_id
+    _, _, rest = subject_id.partition(":")
+    method, sep, value = rest.rpartition(":")
+    if not sep:
+        return "", rest
+    lowered = method.lower()
+    tokens = set(re.split(r"[^a-z]+", lowered))
+    for fragment, label in _ID_TYPES:
+        # Short fragments ("pan", "npr") must be whole words; longer ones may be
+        # part of a word ("uidai.aadhaar", "DrivingLicense").
+        if fragment in tokens or (len(fragment) > 3 and fragment in lowered):
+            return label, value
+    return method, value
+
+
+# --------------------------------------------------------------------------- #
+# View models
+# --------------------------------------------------------------------------- #
+
+@dataclass(frozen=True)
+class VaxEvent:
+    """One dose, as a row of the certificate's doses table."""
+
+    dose: int | None
+    total_doses: int | None
+    date: str
+    """Vaccination date, ``YYYY-MM-DD`` (IST by default), or ``""``."""
+    date_display: str
+    """Vaccination date like ``17 Oct 2021``, or ``""``."""
+    vaccine: str
+    manufacturer: str
+    batch: str
+    facility: str
+    """Facility name only (the doses table column)."""
+    vaccinated_at: str
+    """Facility name and its one-line address."""
+    certificate_id: str
+
+    @property
+    def dose_label(self) -> str:
+        """``"1 of 2"``, ``"3"`` or ``""``."""
+        return _dose_label(self.dose, self.total_doses)
+
+    @classmethod
+    def from_evidence(cls, evidence: Mapping[str, Any], *,
+                      display_tz: tzinfo = IST) -> VaxEvent:
+        """Build from a DIVOC ``evidence[i]`` object (missing fields give ``""``)."""
+        ev = _mapping(evidence)
+        day = _parse_date(ev.get("date"), display_tz)
+        facility = _mapping(ev.get("facility"))
+        facility_name = _text(facility.get("name"))
+        at = ", ".join(p for p in (facility_name, _one_line_address(facility.get("address"))) if p)
+        return cls(
+            dose=_int_or_none(ev.get("dose")),
+            total_doses=_int_or_none(ev.get("totalDoses")),
+            date=_iso(day),
+            date_display=_human(day),
+            vaccine=_text(ev.get("vaccine")),
+            manufacturer=_text(ev.get("manufacturer")),
+            batch=_text(ev.get("batch")),
+            facility=facility_name,
+            vaccinated_at=at,
+            certificate_id=_text(ev.get("certificateId")),
+        )
+
+    @classmethod
+    def coerce(cls, item: VaxEvent | Mapping[str, Any], *,
+               display_tz: tzinfo = IST) -> VaxEvent:
+        """Accept a :class:`VaxEvent`, a signed credential, or an evidence dict."""
+        if isinstance(item, VaxEvent):
+            return item
+        if not isinstance(item, Mapping):
+            raise TypeError(f"previous dose must be a VaxEvent or a mapping, not {type(item)!r}")
+        if "evidence" in item:
+            evidence = item.get("evidence")
+            first = evidence[0] if isinstance(evidence, list) and evidence else evidence
+            return cls.from_evidence(_mapping(first), display_tz=display_tz)
+        return cls.from_evidence(item, display_tz=display_tz)
+
+
+#: Values of :attr:`CertificateView.vaccination_status`.
+STATUS_FULL: Final = "fully_vaccinated"
+STATUS_PARTIAL: Final = "partially_vaccinated"
+STATUS_PRECAUTION: Final = "precaution_dose"
+STATUS_UNKNOWN: Final = "unknown"
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """Display-ready data of one vaccination certificate.
+
+    Every field is a plain string (``""`` when absent) unless typed otherwise.
+    Build it with :meth:`from_credential`; the identity is always masked.
+    """
+
+    name: str
+    age: str
+    dob: str
+    """Date of birth ``YYYY-MM-DD`` or ``""``."""
+    dob_display: str
+    gender: str
+    nationality: str
+    identity_type: str
+    """e.g. ``"Aadhaar"``, from the ``did:`` method of ``credentialSubject.id``."""
+    identity: str
+    """Masked identity number, e.g. ``"XXXXXXXX1234"``."""
+    beneficiary_id: str
+    """``credentialSubject.refId`` (beneficiary reference id / pre-enrolment code)."""
+    address: str
+    """Beneficiary address on one line."""
+    vaccine: str
+    manufacturer: str
+    batch: str
+    icd11_code: str
+    prophylaxis: str
+    date: str
+    """Date of this dose, ``YYYY-MM-DD``."""
+    date_display: str
+    """Date of this dose, e.g. ``17 Oct 2021``."""
+    dose: int | None
+    total_doses: int | None
+    dose_label: str
+    """``"1 of 2"`` (or ``"3"`` without a total, or ``""``)."""
+    vaccination_status: str
+    """One of ``fully_vaccinated``, ``partially_vaccinated``, ``precaution_dose``, ``unknown``."""
+    vaccinated_by: str
+    """``evidence[0].verifier.name``."""
+    vaccinated_at: str
+    """Facility name and its one-line address."""
+    certificate_id: str
+    issuer: str
+    """Issuer id (DIVOC uses a URL)."""
+    issuer_name: str
+    """Issuer name when the credential's issuer is an object with a name, else ``""``."""
+    issuance_date: str
+    issuance_date_display: str
+    effective_until: str
+    effective_until_display: str
+    vax_events: tuple[VaxEvent, ...]
+    """Doses table rows in dose order: previous doses then this one."""
+
+    @classmethod
+    def from_credential(
+        cls,
+        credential: Mapping[str, Any],
+        *,
+        identity_masked: str | None = None,
+        previous_doses: Iterable[VaxEvent | Mapping[str, Any]] = (),
+        display_tz: tzinfo = IST,
+    ) -> CertificateView:
+        """Project a signed DIVOC vaccination credential onto the certificate.
+
+        :param credential: the credential dict (``credentialSubject``, ``evidence``,
+            ``issuer``...). Missing or empty fields render as blanks.
+        :param identity_masked: the already masked identity to print; when
+            ``None`` the value of ``credentialSubject.id`` is masked here.
+        :param previous_doses: earlier doses for the doses table, as
+            :class:`VaxEvent` objects, earlier signed credentials, or evidence
+            dicts. A previous dose with the same dose number as this
+            credential's is replaced by this credential's.
+        :param display_tz: timestamps (``evidence.date``) are converted to this
+            zone before taking the date; India Standard Time by default.
+        """
+        subject = _mapping(credential.get("credentialSubject"))
+        evidence_list = credential.get("evidence")
+        if isinstance(evidence_list, list):
+            evidence = _mapping(evidence_list[0] if evidence_list else None)
+        else:
+            evidence = _mapping(evidence_list)
+
+        id_type, raw_identity = _identity_parts(_text(subject.get("id")))
+        identity = identity_masked if identity_masked is not None else mask_identity(raw_identity)
+
+        current = VaxEvent.from_evidence(evidence, display_tz=display_tz)
+        events = _merge_events(current, previous_doses, display_tz)
+
+        dob = _parse_date(subject.get("dob"), display_tz)
+        age = _text(subject.get("age"))
+        vax_day = _parse_date(evidence.get("date"), display_tz)
+        if not age and dob and vax_day:
+            age = str(vax_day.year - dob.year
+                      - ((vax_day.month, vax_day.day) < (dob.month, dob.day)))
+
+        issuer_value = credential.get("issuer")
+        if isinstance(issuer_value, Mapping):
+            issuer, issuer_name = _text(issuer_value.get("id")), _text(issuer_value.get("name"))
+        else:
+            issuer, issuer_name = _text(issuer_value), ""
+
+        issued = _parse_date(credential.get("issuanceDate"), display_tz)
+        until = _parse_date(evidence.get("effectiveUntil"), display_tz)
+
+        return cls(
+            name=_text(subject.get("name")),
+            age=age,
+            dob=_iso(dob),
+            dob_display=_human(dob),
+            gender=_text(subject.get("gender")),
+            nationality=_text(subject.get("nationality")),
+            identity_type=id_type,
+            identity=identity,
+            beneficiary_id=_text(subject.get("refId")),
+            address=_one_line_address(subject.get("address")),
+            vaccine=current.vaccine,
+            manufacturer=current.manufacturer,
+            batch=current.batch,
+            icd11_code=_text(evidence.get("icd11Code")),
+            prophylaxis=_text(evidence.get("prophylaxis")),
+            date=current.date,
+            date_display=current.date_display,
+            dose=current.dose,
+            total_doses=current.total_doses,
+            dose_label=current.dose_label,
+            vaccination_status=_status(current.dose, current.total_doses),
+            vaccinated_by=_text(_mapping(evidence.get("verifier")).get("name")),
+            vaccinated_at=current.vaccinated_at,
+            certificate_id=current.certificate_id,
+            issuer=issuer,
+            issuer_name=issuer_name,
+            issuance_date=_iso(issued),
+            issuance_date_display=_human(issued),
+            effective_until=_iso(until),
+            effective_until_display=_human(until),
+            vax_events=events,
+        )
+
+
+def _status(dose: int | None, total: int | None) -> str:
+    if dose is None or not total:
+        return STATUS_UNKNOWN
+    if dose > total:
+        return STATUS_PRECAUTION
+    return STATUS_FULL if dose == total else STATUS_PARTIAL
+
+
+def _merge_events(current: VaxEvent,
+                  previous: Iterable[VaxEvent | Mapping[str, Any]],
+                  display_tz: tzinfo) -> tuple[VaxEvent, ...]:
+    events = [VaxEvent.coerce(item, display_tz=display_tz) for item in previous]
+    if current.dose is not None:
+        events = [e for e in events if e.dose != current.dose]
+    events.append(current)
+    # Stable: dose number first (unknown last), then date.
+    events.sort(key=lambda e: (e.dose is None, e.dose or 0, e.date))
+    return tuple(events)
+
+
+# --------------------------------------------------------------------------- #
+# Renderer
+# --------------------------------------------------------------------------- #
+
+def _qr_png_for_pdf(qr_png: bytes) -> bytes:
+    """Return the QR PNG as 8-bit grayscale, the cheapest form for WeasyPrint.
+
+    WeasyPrint re-encodes every PNG it embeds and first turns 1-bit and palette
+    images (what QR libraries emit) into RGB; a grayscale PNG skips that
+    conversion and is a third of the RGB data (~10 ms less per render).
+    """
+    if not qr_png.startswith(_PNG_SIGNATURE):
+        raise ValueError("qr_png must be PNG image bytes")
+    try:
+        with Image.open(io.BytesIO(qr_png)) as image:
+            if image.mode == "L" and "transparency" not in image.info:
+                return qr_png
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                # Flatten onto white so transparent quiet zones stay white.
+                rgba = image.convert("RGBA")
+                flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                flat.alpha_composite(rgba)
+                gray = flat.convert("L")
+            else:
+                gray = image.convert("L")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"qr_png is not a readable PNG: {exc}") from exc
+    out = io.BytesIO()
+    gray.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+class _DataURLOnlyFetcher(URLFetcher):  # type: ignore[misc]  # weasyprint is untyped
+    """WeasyPrint URL fetcher that serves ``data:`` URLs and refuses all others."""
+
+    def __init__(self) -> None:
+        super().__init__(allowed_protocols={"data"}, fail_on_errors=True)
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        if not url.lower().startswith("data:"):
+            logger.error("Refused to fetch %r while rendering a certificate", url[:200])
+            raise PermissionError(f"certificate renderer only allows data: URLs, got {url[:80]!r}")
+        return super().fetch(url, headers)
+
+
+class CertificateRenderer:
+    """Renders certificates to A4 PDFs. Build once per process and reuse.
+
+    :param templates_dir: Jinja template root (the repository's ``templates/``).
+    :param translations_dir: gettext catalogs, ``<lang>/LC_MESSAGES/messages.mo``.
+    :param issuer_name: heading printed at the top when the credential's issuer
+        carries no name.
+    :param verify_url: optional address printed (as text) in the QR caption.
+
+    ``render_pdf`` is serialized by a lock: WeasyPrint/Pango state shared between
+    renders is not documented as thread-safe. Use processes for parallelism.
+    """
+
+    template_name: Final = "vaccination"
+
+    def __init__(
+        self,
+        templates_dir: Path | str = TEMPLATES_DIR,
+        translations_dir: Path | str = TRANSLATIONS_DIR,
+        *,
+        issuer_name: str = DEFAULT_ISSUER_NAME,
+        verify_url: str = "",
+    ) -> None:
+        self._templates_dir = Path(templates_dir)
+        self._translations_dir = Path(translations_dir)
+        self._issuer_name = issuer_name
+        self._verify_url = verify_url
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self._templates_dir),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self._font_config = FontConfiguration()
+        self._fetcher = _DataURLOnlyFetcher()
+        self._lock = threading.Lock()
+        self._css_cache: dict[str, tuple[CSS, ...]] = {}
+        self._translations: dict[str, gettext.NullTranslations] = {}
+        # Parse the shared stylesheet and compile the default template up front.
+        base = self._parse_css(f"{self.template_name}.css")
+        self._base_css: tuple[CSS, ...] = (base,) if base is not None else ()
+        self._template("en")
+
+    # -- per-language resources (cached) ------------------------------------ #
+
+    def _template(self, lang: str) -> jinja2.Template:
+        base = f"certificates/{self.template_name}"
+        return self._env.select_template([f"{base}.{lang}.html", f"{base}.html"])
+
+    def _parse_css(self, name: str) -> CSS | None:
+        path = self._templates_dir / "certificates" / name
+        if not path.is_file():
+            return None
+        return CSS(string=path.read_text(encoding="utf-8"), font_config=self._font_config,
+                   url_fetcher=self._fetcher)
+
+    def _stylesheets(self, lang: str) -> tuple[CSS, ...]:
+        """The shared stylesheet plus ``<template>.<lang>.css`` if any, parsed once."""
+        cached = self._css_cache.get(lang)
+        if cached is None:
+            extra = self._parse_css(f"{self.template_name}.{lang}.css")
+            cached = self._base_css + ((extra,) if extra is not None else ())
+            self._css_cache[lang] = cached
+        return cached
+
+    def _gettext(self, lang: str) -> gettext.NullTranslations:
+        cached = self._translations.get(lang)
+        if cached is None:
+            cached = gettext.translation("messages", localedir=self._translations_dir,
+                                         languages=[lang], fallback=True)
+            self._translations[lang] = cached
+        return cached
+
+    # -- public API ---------------------------------------------------------- #
+
+    def render_html(self, context: CertificateView, qr_png: bytes, lang: str = "en") -> str:
+        """Return the certificate's HTML (what :meth:`render_pdf` lays out)."""
+        if not _LANG_RE.match(lang):
+            raise ValueError(f"invalid language code: {lang!r}")
+        translations = self._gettext(lang)
+        png = _qr_png_for_pdf(qr_png)
+        qr_uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        return self._template(lang).render(
+            cert=context,
+            qr_data_uri=qr_uri,
+            lang=lang,
+            issuer_heading=context.issuer_name or self._issuer_name,
+            verify_url=self._verify_url,
+            _=translations.gettext,
+            ngettext=translations.ngettext,
+        )
+
+    def render_pdf(self, context: CertificateView, qr_png: bytes, lang: str = "en") -> bytes:
+        """Render one certificate to PDF bytes (A4, one page).
+
+        :param context: the certificate data.
+        :param qr_png: PNG bytes of the QR code; printed at 2.5 in × 2.5 in.
+        :param lang: language code selecting template, stylesheet and catalog.
+        :raises ValueError: bad ``lang`` or ``qr_png`` is not a PNG. (Any PNG
+            works; it is converted to 8-bit grayscale, flattened on white.)
+        :raises CertificateRenderError: WeasyPrint failed (e.g. a non-data URL).
+        """
+        html = self.render_html(context, qr_png, lang)
+        with self._lock:
+            stylesheets = self._stylesheets(lang)
+            try:
+                document = HTML(string=html, url_fetcher=self._fetcher)
+                pdf: bytes | None = document.write_pdf(stylesheets=list(stylesheets),
+                                                       font_config=self._font_config)
+            except FatalURLFetchingError as exc:  # a BaseException: keep it contained
+                raise CertificateRenderError(str(exc)) from exc
+        if pdf is None:  # pragma: no cover - write_pdf returns bytes without a target
+            raise CertificateRenderError("WeasyPrint returned no PDF")
+        return pdf
