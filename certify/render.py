@@ -513,11 +513,13 @@ class CertificateRenderer:
         *,
         issuer_name: str = DEFAULT_ISSUER_NAME,
         verify_url: str = "",
+        slogan: str = "",
     ) -> None:
         self._templates_dir = Path(templates_dir)
         self._translations_dir = Path(translations_dir)
         self._issuer_name = issuer_name
         self._verify_url = verify_url
+        self._slogan = slogan
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self._templates_dir),
             autoescape=True,
@@ -581,6 +583,7 @@ class CertificateRenderer:
             lang=lang,
             issuer_heading=context.issuer_name or self._issuer_name,
             verify_url=self._verify_url,
+            slogan=self._slogan,
             _=translations.gettext,
             ngettext=translations.ngettext,
         )

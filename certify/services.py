@@ -9,6 +9,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from flask import current_app
@@ -257,7 +258,9 @@ def _renderer():
 
     renderer = current_app.extensions.get("certificate_renderer")
     if renderer is None:
-        renderer = current_app.extensions["certificate_renderer"] = CertificateRenderer()
+        cfg = current_app.config
+        renderer = current_app.extensions["certificate_renderer"] = CertificateRenderer(
+            issuer_name=cfg["CERTIFICATE_ISSUER_NAME"], slogan=cfg["CERTIFICATE_SLOGAN"])
     return renderer
 
 
@@ -281,7 +284,9 @@ def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
             select(Certificate).where(Certificate.pre_enrollment_code == cert.pre_enrollment_code,
                                       Certificate.status != REVOKED, Certificate.dose < cert.dose)
             .order_by(Certificate.dose))]
-        view = CertificateView.from_credential(cert.credential, previous_doses=previous)
+        view = CertificateView.from_credential(
+            cert.credential, previous_doses=previous,
+            display_tz=ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"]))
         content = _renderer().render_pdf(view, artifact(cert, "qr"), lang=lang or "en")
     else:
         raise ValueError(f"unknown artifact kind {kind!r}")

@@ -33,6 +33,9 @@ class Config:
     CERTIFICATE_BASE_URL = "http://127.0.0.1:5000"
     CERTIFICATE_ISSUER: str | None = None  # default: CERTIFICATE_BASE_URL + "/"
     CERTIFICATE_CONTEXT_URL: str | None = None  # default: base + /credentials/vaccination/v2
+    CERTIFICATE_ISSUER_NAME = "Ministry of Health & Family Welfare, Government of India"
+    CERTIFICATE_SLOGAN = ""  # printed in the PDF footer when set
+    CERTIFICATE_TIMEZONE = "Asia/Kolkata"  # dates on the PDF are shown in this zone
     CERTIFICATE_KEY_TYPE = "ed25519"  # or "rsa" (RsaSignature2018, PS256)
     CERTIFICATE_DID = "did:divoc:issuer#key-1"
     # Key material: *_FILE paths (PEM or base58 text) or the values themselves.
@@ -50,6 +53,7 @@ class Config:
     ENV_KEYS = (
         "SECRET_KEY", "REDIS_URL", "CERTIFICATE_BASE_URL", "CERTIFICATE_ISSUER",
         "CERTIFICATE_CONTEXT_URL", "CERTIFICATE_KEY_TYPE", "CERTIFICATE_DID",
+        "CERTIFICATE_ISSUER_NAME", "CERTIFICATE_SLOGAN", "CERTIFICATE_TIMEZONE",
         "CERTIFICATE_PRIVATE_KEY", "CERTIFICATE_PRIVATE_KEY_FILE",
         "CERTIFICATE_PUBLIC_KEY", "CERTIFICATE_PUBLIC_KEY_FILE",
     )
