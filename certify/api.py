@@ -6,6 +6,7 @@ from flask import Response, abort, g, jsonify, request
 from core.auth import require_role
 from core.errors import AppError, FieldError, ValidationError
 from core.jobs import transactional
+from core.models import iso_utc
 
 from . import bp, services, signing
 
@@ -52,7 +53,7 @@ def list_certificates():
                               [FieldError("preEnrollmentCode", "is required")])
     return jsonify({"certificates": [
         {"certificateId": c.certificate_id, "dose": c.dose, "status": c.status,
-         "issuedAt": c.issued_at.isoformat()}
+         "issuedAt": iso_utc(c.issued_at)}
         for c in services.certificates_for(code)
     ]})
 

@@ -77,6 +77,7 @@ _LANG_RE: Final = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 
 #: Display names of identity documents, keyed by a lowercase fragment of the
 #: ``did:<method>:<value>`` method DIVOC puts in ``credentialSubject.id``.
+_GENERIC_DID_METHODS: Final = frozenset({"divoc"})
 _ID_TYPES: Final = (
     ("aadhaar", "Aadhaar"),
     ("passport", "Passport"),
@@ -205,6 +206,8 @@ def _identity_parts(subject_id: str) -> tuple[str, str]:
     if not sep:
         return "", rest
     lowered = method.lower()
+    if lowered in _GENERIC_DID_METHODS:  # our own prefix for an identity of unknown type
+        return "", value
     tokens = set(re.split(r"[^a-z]+", lowered))
     for fragment, label in _ID_TYPES:
         # Short fragments ("pan", "npr") must be whole words; longer ones may be
@@ -370,6 +373,9 @@ class CertificateView:
             evidence = _mapping(evidence_list)
 
         id_type, raw_identity = _identity_parts(_text(subject.get("id")))
+        if raw_identity and raw_identity == _text(subject.get("refId")):
+            # The subject id was derived from the enrolment code: no ID document was given.
+            id_type, raw_identity = "", ""
         identity = identity_masked if identity_masked is not None else mask_identity(raw_identity)
 
         current = VaxEvent.from_evidence(evidence, display_tz=display_tz)

@@ -18,6 +18,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def iso_utc(value: dt.datetime) -> str:
+    """ISO 8601 in UTC with a Z; naive values (SQLite drops the zone) are taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 class ApiClient(db.Model):
     """A source system calling the API with OAuth2 client credentials."""
 

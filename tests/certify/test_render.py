@@ -404,3 +404,17 @@ def test_view_is_frozen():
 ])
 def test_mask_identity(raw, masked):
     assert mask_identity(raw) == masked
+
+
+def test_identity_derived_from_enrolment_code_is_not_shown_as_an_id() -> None:
+    cred = {"credentialSubject": {"id": "did:divoc:987456126", "refId": "987456126", "name": "A"},
+            "evidence": [{}]}
+    view = CertificateView.from_credential(cred)
+    assert (view.identity_type, view.identity) == ("", "")
+
+
+def test_identity_of_unknown_type_is_masked_without_a_bogus_label() -> None:
+    cred = {"credentialSubject": {"id": "did:divoc:872550100V", "refId": "987456126", "name": "A"},
+            "evidence": [{}]}
+    view = CertificateView.from_credential(cred)
+    assert (view.identity_type, view.identity) == ("", "XXXXXX100V")
