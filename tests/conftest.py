@@ -21,6 +21,11 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@1
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def pytest_sessionstart(session) -> None:
+    if not (INTEROP / "divoc" / "ed25519-signed-valid.json").is_file():
+        pytest.exit(f"the shared interop fixtures are missing: expected {INTEROP} beside the repo", returncode=3)
+
+
 def _check_services() -> None:
     from core.config import normalise_db_url
 
