@@ -1,7 +1,7 @@
 """DIVOC-compatible HTTP API: certify, fetch (JSON, QR, PDF), public key and contexts."""
 from __future__ import annotations
 
-from flask import Response, abort, g, jsonify, request
+from flask import Response, abort, current_app, g, jsonify, request
 
 from core.auth import require_role
 from core.errors import AppError, FieldError, ValidationError
@@ -101,4 +101,60 @@ def vaccination_context(version: str):
     resp = jsonify(doc)
     resp.mimetype = "application/ld+json"
     resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
+# --- Verification (public) ---------------------------------------------------------------
+
+def _verify_input() -> tuple[str, object]:
+    """Classify the request body: an uploaded image/file, JSON, or raw scanned bytes."""
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from .credentials import verify as vlib
+
+    if (request.content_length or 0) > vlib.MAX_INPUT_BYTES * 4:
+        raise vlib.InputError("the input is too large")
+    try:
+        if request.files:
+            data = next(iter(request.files.values())).read(vlib.MAX_INPUT_BYTES * 4 + 1)
+            return ("image" if vlib.is_image(data) else "bytes"), data
+        data = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise vlib.InputError("the input is too large") from None
+    if request.mimetype == "application/json" or data[:1] in (b"{", b"["):
+        if len(data) > vlib.MAX_INPUT_BYTES:
+            raise vlib.InputError("the input is too large")
+        return "json", vlib._json(data)
+    return ("image" if vlib.is_image(data) else "bytes"), data
+
+
+@bp.post("/api/v1/verify")
+@transactional
+def verify():
+    from core import ratelimit
+
+    from .credentials import verify as vlib
+
+    ratelimit.enforce("verify", current_app.config["VERIFY_RATE_LIMIT"])
+    try:
+        kind, data = _verify_input()
+        result = services.verify_input(kind, data, channel="api")
+    except vlib.InputError as exc:
+        result = services.verify_failure(str(exc), channel="api")
+    resp = jsonify(result.as_json())
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/api/v1/verify/trust")
+def verify_trust():
+    resp = jsonify(services.trust_document())
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+@bp.get("/certificate/api/revocationList")
+def revocation_list():
+    resp = jsonify(services.revocation_list())
+    resp.headers["Cache-Control"] = "public, max-age=60"
     return resp

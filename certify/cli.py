@@ -5,6 +5,7 @@ import json
 import os
 
 import click
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from core import auth, jobs
@@ -77,3 +78,111 @@ def sweep(grace: int | None) -> None:
     count = services.sweep(grace)
     jobs.commit()
     click.echo(json.dumps({"requeued": count}))
+
+
+trust = AppGroup("trust", help="Issuer keys and contexts the verifier trusts.")
+KEY_TYPES = {"ed25519": "Ed25519VerificationKey2018", "rsa": "RsaVerificationKey2018"}
+
+
+@trust.command("add")
+@click.option("--id", "key_id", required=True, help="The verificationMethod, e.g. did:india")
+@click.option("--type", "key_type", type=click.Choice(sorted(KEY_TYPES)), required=True)
+@click.option("--public-key-base58", default=None, help="Ed25519 public key (base58).")
+@click.option("--public-key-pem", type=click.File("r"), default=None, help="PEM file (RSA or Ed25519).")
+@click.option("--issuer-name", default="")
+@click.option("--context", "contexts", multiple=True, metavar="URL=NAME|URL=FILE",
+              help="Accept this context URL as a bundled context (vaccination-v1, vaccination-v2, "
+                   "test-certificate-v1) or a JSON-LD file. Repeatable.")
+def trust_add(key_id, key_type, public_key_base58, public_key_pem, issuer_name, contexts) -> None:
+    """Trust an issuer key (and the contexts its credentials use)."""
+    from .credentials import (
+        Ed25519VerificationKey,
+        KeyFormatError,
+        load_verification_key_pem,
+    )
+    from .models import TrustedKey
+
+    try:
+        if public_key_pem is not None:
+            key = load_verification_key_pem(public_key_pem.read(), key_id)
+            material = key.public_key_pem()
+            if KEY_TYPES[key_type] == "Ed25519VerificationKey2018":
+                material = key.public_key_base58
+        elif public_key_base58 and key_type == "ed25519":
+            material = Ed25519VerificationKey.from_base58(public_key_base58, key_id).public_key_base58
+        else:
+            raise click.UsageError("give --public-key-pem, or --public-key-base58 for ed25519")
+    except KeyFormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    row = db.session.scalar(select(TrustedKey).where(TrustedKey.key_id == key_id,
+                                                     TrustedKey.key_type == KEY_TYPES[key_type]))
+    if row is None:
+        row = TrustedKey(key_id=key_id, key_type=KEY_TYPES[key_type])
+        db.session.add(row)
+    row.public_key, row.issuer_name, row.active = material, issuer_name, True
+    for spec in contexts:
+        _add_context(spec)
+    jobs.commit()
+    services.forget_trust_cache()
+    click.echo(json.dumps({"trusted": key_id, "type": row.key_type, "contexts": list(contexts)}))
+
+
+def _add_context(spec: str) -> None:
+    from .credentials import ContextNotAvailableError, load_context
+    from .models import TrustedContext
+
+    url, sep, source = spec.partition("=")
+    if not sep or not url.startswith(("https://", "http://")):
+        raise click.UsageError(f"--context wants URL=NAME or URL=FILE, got {spec!r}")
+    try:
+        document = load_context(source)
+    except (ContextNotAvailableError, KeyError, ValueError):
+        try:
+            with open(source) as fh:
+                document = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{source}: not a bundled context name or a JSON-LD file ({exc})")
+    if not isinstance(document, dict) or "@context" not in document:
+        raise click.ClickException(f"{source}: a JSON-LD context document needs an @context")
+    row = db.session.scalar(select(TrustedContext).where(TrustedContext.url == url))
+    if row is None:
+        db.session.add(TrustedContext(url=url, document=document))
+    else:
+        row.document = document
+
+
+@trust.command("context")
+@click.argument("spec", metavar="URL=NAME|URL=FILE")
+def trust_context(spec: str) -> None:
+    """Accept a context URL (bundled context name or JSON-LD file)."""
+    _add_context(spec)
+    jobs.commit()
+    services.forget_trust_cache()
+    click.echo(json.dumps({"context": spec.partition("=")[0]}))
+
+
+@trust.command("remove")
+@click.argument("key_id")
+def trust_remove(key_id: str) -> None:
+    """Stop trusting a key (kept, marked inactive, for the record)."""
+    from .models import TrustedKey
+
+    rows = db.session.scalars(select(TrustedKey).where(TrustedKey.key_id == key_id)).all()
+    if not rows:
+        raise click.ClickException(f"no trusted key {key_id}")
+    for row in rows:
+        row.active = False
+    jobs.commit()
+    services.forget_trust_cache()
+    click.echo(json.dumps({"removed": key_id}))
+
+
+@trust.command("list")
+def trust_list() -> None:
+    """Print the trust document (keys and context URLs) as JSON."""
+    doc = services.trust_document()
+    click.echo(json.dumps({"keys": doc["keys"], "contexts": sorted(doc["contexts"])}, indent=2))
+
+
+def register(app) -> None:
+    app.cli.add_command(trust)

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
@@ -81,3 +89,44 @@ class RenderedArtifact(db.Model):
     version: Mapped[str] = mapped_column(String(40), primary_key=True, default="1")
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class TrustedKey(db.Model):
+    """An issuer key the verifier trusts: ours after a rotation, or another DIVOC deployment's."""
+
+    __tablename__ = "trusted_keys"
+    __table_args__ = (UniqueConstraint("key_id", "key_type", name="uq_trusted_keys_key_id_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(300))  # the proof's verificationMethod
+    key_type: Mapped[str] = mapped_column(String(40))  # Ed25519VerificationKey2018 | RsaVerificationKey2018
+    public_key: Mapped[str] = mapped_column(Text)  # base58 (Ed25519) or PEM (RSA)
+    issuer_name: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class TrustedContext(db.Model):
+    """A JSON-LD context URL the verifier accepts, with the document it stands for."""
+
+    __tablename__ = "trusted_contexts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(500), unique=True)
+    document: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class VerificationEvent(db.Model):
+    """One verification: when, how, the result and the certificate id. No personal data."""
+
+    __tablename__ = "verification_events"
+    __table_args__ = (Index("ix_verification_events_created_status", "created_at", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    channel: Mapped[str] = mapped_column(String(20))  # api | cli | page
+    format: Mapped[str] = mapped_column(String(20), default="divoc")
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(100), default="")
+    certificate_id: Mapped[str | None] = mapped_column(String(40), index=True)

@@ -294,3 +294,147 @@ def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
         certificate_pk=cert.id, kind=kind, lang=lang, version=ARTIFACT_VERSION, content=content,
         created_at=utcnow()).on_conflict_do_nothing())
     return content
+
+
+# --- Verification -----------------------------------------------------------------------
+
+TRUST_CACHE_SECONDS = 30
+BASE_CONTEXTS = frozenset({"https://www.w3.org/2018/credentials/v1", "https://w3id.org/security/v1",
+                           "https://w3id.org/security/v2"})
+
+
+def _trusted_documents() -> tuple[dict, dict]:
+    """(key documents, context documents by URL): our own key and context, then the trust tables."""
+    from .credentials import contexts as ctx_lib
+    from .models import TrustedContext, TrustedKey
+
+    issuer = signing.current_issuer()
+    own = issuer.public_key_document()
+    keys = [{"id": own.pop("did"), **own}]
+    for row in db.session.scalars(select(TrustedKey).where(TrustedKey.active).order_by(TrustedKey.id)):
+        field_ = "publicKeyPem" if row.key_type == "RsaVerificationKey2018" else "publicKeyBase58"
+        keys.append({"id": row.key_id, "type": row.key_type, field_: row.public_key})
+    documents = {url: ctx_lib.load_context(name) for url, name in ctx_lib.WELL_KNOWN_CONTEXTS.items()}
+    documents[issuer.context_url] = ctx_lib.load_context("vaccination-v2")
+    for row in db.session.scalars(select(TrustedContext)):
+        documents[row.url] = row.document
+    return keys, documents
+
+
+def trust_store():
+    """The verifier's trust store, rebuilt at most every TRUST_CACHE_SECONDS per process."""
+    import time
+
+    from .credentials import (
+        Ed25519VerificationKey,
+        RsaVerificationKey,
+        make_document_loader,
+    )
+    from .credentials.verify import TrustStore
+
+    cached = current_app.extensions.get("divoc_trust")
+    if cached and time.monotonic() - cached[0] < TRUST_CACHE_SECONDS:
+        return cached[1]
+    keys, documents = _trusted_documents()
+    loaded: dict[str, tuple] = {}
+    for doc in keys:
+        kid = doc["id"]
+        key = (RsaVerificationKey.from_pem(doc["publicKeyPem"], kid) if "publicKeyPem" in doc
+               else Ed25519VerificationKey.from_base58(doc["publicKeyBase58"], kid))
+        loaded[kid] = loaded.get(kid, ()) + (key,)
+    store = TrustStore(keys=loaded, loader=make_document_loader(documents),
+                       contexts=frozenset(documents) - BASE_CONTEXTS)
+    current_app.extensions["divoc_trust"] = (time.monotonic(), store)
+    return store
+
+
+def forget_trust_cache() -> None:
+    current_app.extensions.pop("divoc_trust", None)
+
+
+def trust_document() -> dict[str, Any]:
+    """What an offline verifier caches: trusted keys and the context documents."""
+    keys, documents = _trusted_documents()
+    return {"generatedAt": iso_now(), "keys": keys, "contexts": documents}
+
+
+def iso_now() -> str:
+    from core.models import iso_utc
+
+    return iso_utc(utcnow())
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    status: str  # valid | revoked | suspended | invalid
+    reasons: tuple[str, ...]
+    certificate: dict[str, Any] | None
+    certificate_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.status, "reasons": list(self.reasons), "certificate": self.certificate}
+
+
+def verify_failure(reason: str, channel: str) -> VerifyResult:
+    """Record and return an ``invalid`` result for input that could not even be read."""
+    from .models import VerificationEvent
+
+    db.session.add(VerificationEvent(channel=channel, status="invalid", reason=reason[:100]))
+    return VerifyResult("invalid", (reason,), None)
+
+
+def verify_input(kind: str, data: Any, channel: str) -> VerifyResult:
+    """Verify a credential given as ``kind`` = json | bytes | image, and record the event.
+
+    Never raises on bad input: unreadable input is an ``invalid`` result with the reason.
+    """
+    from core.models import iso_utc
+
+    from .credentials import verify as vlib
+    from .models import VerificationEvent
+
+    try:
+        if kind == "image":
+            data, kind = vlib.decode_qr_image(data), "bytes"
+        credential = (vlib.credential_from_bytes(data) if kind == "bytes"
+                      else vlib.credential_from_request_json(data))
+        outcome = vlib.verify(credential, trust_store())
+    except vlib.InputError as exc:
+        outcome = vlib.Outcome(False, (str(exc),))
+    status = "valid" if outcome.valid else "invalid"
+    reasons = outcome.reasons
+    cert_id = outcome.certificate_id
+    if outcome.valid and cert_id:
+        row = db.session.scalar(select(Certificate).where(Certificate.certificate_id == cert_id))
+        if row is not None and row.status != "valid":
+            status = row.status
+            when = iso_utc(row.revoked_at) if row.revoked_at else "an unknown time"
+            reasons = (f"{row.status} at {when}",) if row.status == REVOKED else (f"{row.status}",)
+            if row.status == REVOKED and current_app.config.get("CERTIFICATE_REVOKED_MESSAGE"):
+                reasons += (current_app.config["CERTIFICATE_REVOKED_MESSAGE"],)
+    db.session.add(VerificationEvent(channel=channel, format=outcome.format, status=status,
+                                     reason=(reasons[0] if reasons else "")[:100],
+                                     certificate_id=cert_id[:40] if cert_id else None))
+    return VerifyResult(status, reasons, vlib.summary(outcome.credential) if outcome.credential else None,
+                        cert_id)
+
+
+def revocation_list() -> dict[str, Any]:
+    """Revoked and suspended certificates, for offline verifiers."""
+    from core.models import iso_utc
+
+    cfg = current_app.config
+    rows = db.session.execute(
+        select(Certificate.certificate_id, Certificate.status, Certificate.revoked_at)
+        .where(Certificate.status != "valid").order_by(Certificate.revoked_at)).all()
+    now = utcnow()
+    latest = max((r.revoked_at for r in rows if r.revoked_at), default=None)
+    return {
+        "issuer": cfg["CERTIFICATE_ISSUER"],
+        "serial": int(latest.timestamp() * 1000) if latest else 0,
+        "thisUpdate": iso_utc(now),
+        "nextUpdate": iso_utc(now + dt.timedelta(seconds=cfg["REVOCATION_LIST_MAX_AGE"])),
+        "entries": [{"certificateId": r.certificate_id, "status": r.status,
+                     "time": iso_utc(r.revoked_at) if r.revoked_at else None, "reason": ""}
+                    for r in rows],
+    }

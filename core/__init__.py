@@ -65,10 +65,12 @@ def create_app(config: dict | None = None) -> Flask:
     cli.register(app)
 
     from certify import bp as certify_bp
+    from certify import cli as certify_cli
     from facility import bp as facility_bp
     from portal import bp as portal_bp
 
     app.register_blueprint(certify_bp)
+    certify_cli.register(app)
     app.register_blueprint(portal_bp)
     app.register_blueprint(facility_bp)
     # Source systems authenticate with bearer tokens, not cookies: no CSRF there.

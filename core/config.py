@@ -44,6 +44,13 @@ class Config:
     CERTIFICATE_PUBLIC_KEY: str | None = None
     CERTIFICATE_PUBLIC_KEY_FILE: str | None = None
 
+    # Verification
+    CERTIFICATE_REVOKED_MESSAGE = ""  # e.g. "please download the updated certificate from the portal"
+    CERTIFICATE_SCAN_TIMEOUT = 30  # seconds the camera scans before offering a retry
+    VERIFY_CONTACT = "your state health helpline"
+    VERIFY_RATE_LIMIT = 120  # verifications per client address per minute
+    REVOCATION_LIST_MAX_AGE = 3600  # seconds until the next update
+
     # Durability: re-enqueue accepted-but-unsigned requests older than this.
     SWEEP_INTERVAL = 30
     SWEEP_GRACE = 60
@@ -54,12 +61,14 @@ class Config:
         "SECRET_KEY", "REDIS_URL", "CERTIFICATE_BASE_URL", "CERTIFICATE_ISSUER",
         "CERTIFICATE_CONTEXT_URL", "CERTIFICATE_KEY_TYPE", "CERTIFICATE_DID",
         "CERTIFICATE_ISSUER_NAME", "CERTIFICATE_SLOGAN", "CERTIFICATE_TIMEZONE",
+        "CERTIFICATE_REVOKED_MESSAGE", "VERIFY_CONTACT",
         "CERTIFICATE_PRIVATE_KEY", "CERTIFICATE_PRIVATE_KEY_FILE",
         "CERTIFICATE_PUBLIC_KEY", "CERTIFICATE_PUBLIC_KEY_FILE",
     )
     ENV_INTS = (
         "ACCESS_TOKEN_TTL", "CERTIFY_MAX_BATCH", "SWEEP_INTERVAL", "SWEEP_GRACE",
         "SIGN_MAX_ATTEMPTS", "SIGN_BATCH_SIZE", "MAX_CONTENT_LENGTH",
+        "CERTIFICATE_SCAN_TIMEOUT", "VERIFY_RATE_LIMIT", "REVOCATION_LIST_MAX_AGE",
     )
 
 

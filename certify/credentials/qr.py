@@ -69,7 +69,7 @@ def pack_qr_payload(credential: dict[str, Any]) -> bytes:
 def _read_zip(data: bytes) -> bytes:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError) as exc:
         raise QRPayloadError(f"not a readable ZIP archive: {exc}") from exc
     with archive:
         entries = archive.infolist()
@@ -93,7 +93,8 @@ def _read_zip(data: bytes) -> bytes:
             with archive.open(entry) as fh:
                 # never trust the declared size: read at most one byte past the limit
                 body = fh.read(MAX_UNCOMPRESSED + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError,
+                ValueError) as exc:  # a corrupt header can ask for a negative seek
             raise QRPayloadError(f"cannot decompress {entry.filename}: {exc}") from exc
         if len(body) > MAX_UNCOMPRESSED:
             raise QRPayloadError(f"{entry.filename} is larger than {MAX_UNCOMPRESSED} bytes uncompressed")

@@ -128,3 +128,27 @@ def test_qr_png_renders_a_square_code(signed: dict[str, Any]) -> None:
     assert image.convert("L").getpixel((4 * 3, 4 * 3)) == 0  # finder pattern corner is dark
     with pytest.raises(TypeError):
         qr_png("text")  # type: ignore[arg-type]
+
+
+def test_corrupt_local_header_offset_is_a_payload_error() -> None:
+    """Found by the verify API fuzz test: a header offset that makes zipfile seek backwards."""
+    import io
+    import struct
+    import zipfile
+
+    from certify.credentials.qr import QRPayloadError, unpack_qr_payload
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("certificate.json", '{"a": 1}')
+    data = bytearray(buf.getvalue())
+    cd = data.rfind(b"PK\x01\x02")
+    struct.pack_into("<I", data, cd + 42, 0xFFFFFF00)  # local header offset far out of range
+    try:
+        unpack_qr_payload(bytes(data[60:]))
+    except QRPayloadError:
+        pass
+    try:
+        unpack_qr_payload(bytes(data))
+    except QRPayloadError:
+        pass
