@@ -8,7 +8,7 @@ from core.errors import AppError, FieldError, ValidationError
 from core.jobs import transactional
 from core.models import iso_utc
 
-from . import bp, services, signing
+from . import bp, lifecycle, services, signing, verification
 
 
 class UnsupportedMediaType(AppError):
@@ -44,6 +44,82 @@ def certify():
                     "items": [r.as_json() for r in results]}), 202
 
 
+def _actor() -> str:
+    return f"client:{g.api_client.client_id}"
+
+
+@bp.post("/v1/test/certify")
+@require_role("certify")
+@transactional
+def certify_test():
+    results = services.accept_certify_batch(_json_body(), g.api_client.client_id, kind=services.TEST)
+    accepted = sum(r.status == "accepted" for r in results)
+    return jsonify({"accepted": accepted, "duplicates": len(results) - accepted,
+                    "items": [r.as_json() for r in results]}), 202
+
+
+@bp.put("/v3/certificate")
+@require_role("certify")
+@transactional
+def update_certificate():
+    return jsonify({"items": lifecycle.update_certificates(_json_body(), _actor())})
+
+
+@bp.delete("/v1/certificates/<code>")
+@require_role("certify")
+@transactional
+def revoke_certificates(code: str):
+    raw = request.args.getlist("doses")
+    if any(not d.isdigit() or int(d) < 1 for d in raw):
+        raise ValidationError("doses must be whole numbers ≥ 1", [FieldError("doses", "must be integers ≥ 1")])
+    all_doses = request.args.get("allDoses", "").lower() == "true"
+    revoked = lifecycle.revoke_doses(code, [int(d) for d in raw], all_doses,
+                                     request.args.get("reason", "revoked by the issuer")[:500], _actor())
+    return jsonify({"preEnrollmentCode": code, "revoked": revoked})
+
+
+def _reason_and_until(require_reason: bool) -> tuple[str, object]:
+    import datetime as dt
+
+    body = _json_body() if request.data else {}
+    if not isinstance(body, dict):
+        raise ValidationError("send a JSON object", [FieldError("$", "must be an object")])
+    reason = body.get("reason")
+    if (require_reason and not reason) or (reason is not None and not isinstance(reason, str)):
+        raise ValidationError("a reason is required", [FieldError("reason", "must be a non-empty string")])
+    until = body.get("until")
+    if until is not None:
+        try:
+            until = dt.datetime.fromisoformat(str(until).replace("Z", "+00:00"))
+            if until.tzinfo is None:
+                until = until.replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            raise ValidationError("until must be a date-time", [FieldError("until", "must be ISO 8601")]) from None
+    return (reason or "")[:500], until
+
+
+@bp.post("/v1/certificates/<certificate_id>/suspend")
+@require_role("certify")
+@transactional
+def suspend_certificate(certificate_id: str):
+    reason, until = _reason_and_until(require_reason=True)
+    return jsonify(lifecycle.status_of(lifecycle.suspend(certificate_id, reason, until, _actor())))
+
+
+@bp.post("/v1/certificates/<certificate_id>/reinstate")
+@require_role("certify")
+@transactional
+def reinstate_certificate(certificate_id: str):
+    reason, _ = _reason_and_until(require_reason=False)
+    return jsonify(lifecycle.status_of(lifecycle.reinstate(certificate_id, reason, _actor())))
+
+
+@bp.get("/v1/beneficiaries/<code>/history")
+@require_role("admin")
+def beneficiary_history(code: str):
+    return jsonify({"preEnrollmentCode": code, "events": lifecycle.history(code)})
+
+
 @bp.get("/v1/certificates")
 @require_role("certify", "fetch")
 def list_certificates():
@@ -52,8 +128,9 @@ def list_certificates():
         raise ValidationError("preEnrollmentCode is required",
                               [FieldError("preEnrollmentCode", "is required")])
     return jsonify({"certificates": [
-        {"certificateId": c.certificate_id, "dose": c.dose, "status": c.status,
-         "issuedAt": iso_utc(c.issued_at)}
+        {"certificateId": c.certificate_id, "kind": c.kind,
+         "dose": c.dose if c.kind == services.VACCINATION else None,
+         "status": c.status, "issuedAt": iso_utc(c.issued_at)}
         for c in services.certificates_for(code)
     ]})
 
@@ -88,6 +165,19 @@ def certificate_pdf(code: str):
         "Cache-Control": "private, no-store"})
 
 
+@bp.route("/certificate/api/test/certificatePDF/<code>", methods=["GET", "HEAD"])
+@require_role("certify", "fetch")
+@transactional
+def test_certificate_pdf(code: str):
+    cert = services.latest_certificate(code, kind=services.TEST)
+    if request.method == "HEAD":
+        return Response(status=200, mimetype="application/pdf")
+    pdf = services.artifact(cert, "pdf", lang="en")
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="test-report-{cert.certificate_id}.pdf"',
+        "Cache-Control": "private, no-store"})
+
+
 @bp.get("/certificate/api/publicKey")
 def public_key():
     return jsonify(signing.current_issuer().public_key_document())
@@ -95,7 +185,15 @@ def public_key():
 
 @bp.get("/credentials/vaccination/<version>")
 def vaccination_context(version: str):
-    doc = signing.served_context(version)
+    return _context(signing.served_context(version) if version in ("v1", "v2") else None)
+
+
+@bp.get("/credentials/testCertificate/v1")
+def test_certificate_context():
+    return _context(signing.served_context("test-v1"))
+
+
+def _context(doc):
     if doc is None:
         abort(404)
     resp = jsonify(doc)
@@ -138,9 +236,9 @@ def verify():
     ratelimit.enforce("verify", current_app.config["VERIFY_RATE_LIMIT"])
     try:
         kind, data = _verify_input()
-        result = services.verify_input(kind, data, channel="api")
+        result = verification.verify_input(kind, data, channel="api")
     except vlib.InputError as exc:
-        result = services.verify_failure(str(exc), channel="api")
+        result = verification.verify_failure(str(exc), channel="api")
     resp = jsonify(result.as_json())
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -148,13 +246,50 @@ def verify():
 
 @bp.get("/api/v1/verify/trust")
 def verify_trust():
-    resp = jsonify(services.trust_document())
+    resp = jsonify(verification.trust_document())
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 
 
 @bp.get("/certificate/api/revocationList")
 def revocation_list():
-    resp = jsonify(services.revocation_list())
+    raw = request.args.get("since")
+    if raw is not None and not raw.isdigit():
+        raise ValidationError("since must be a serial number", [FieldError("since", "must be an integer ≥ 0")])
+    since = int(raw) if raw is not None else None
+    etag = f'W/"{lifecycle.revocation_serial()}-{"full" if since is None else since}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        return Response(status=304, headers={"ETag": etag})
+    resp = jsonify(lifecycle.revocation_list(since))
+    resp.headers["ETag"] = etag
     resp.headers["Cache-Control"] = "public, max-age=60"
     return resp
+
+
+def _public_lookup_limit() -> None:
+    from core import ratelimit
+
+    ratelimit.enforce("status", current_app.config["VERIFY_RATE_LIMIT"])
+
+
+@bp.get("/certificate/api/certificateStatus/<certificate_id>")
+def certificate_status(certificate_id: str):
+    _public_lookup_limit()
+    return jsonify(lifecycle.status_of(services.get_certificate(certificate_id)))
+
+
+@bp.post("/v1/certificate/revoked")
+def is_revoked():
+    _public_lookup_limit()
+    body = _json_body()
+    cid = body.get("certificateId") if isinstance(body, dict) else None
+    if not isinstance(cid, (str, int)) or isinstance(cid, bool) or not str(cid):
+        raise ValidationError("certificateId is required", [FieldError("certificateId", "is required")])
+    from sqlalchemy import select
+
+    from core.extensions import db
+
+    from .models import REVOKED, Certificate
+
+    status = db.session.scalar(select(Certificate.status).where(Certificate.certificate_id == str(cid)))
+    return jsonify({"revoked": status == REVOKED})

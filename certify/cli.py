@@ -12,7 +12,7 @@ from core import auth, jobs
 from core.extensions import db
 from core.models import ApiClient, Facility, Program, Vaccine
 
-from . import bp, services, signing
+from . import bp, services, signing, verification
 
 
 @bp.cli.command("seed")
@@ -123,7 +123,7 @@ def trust_add(key_id, key_type, public_key_base58, public_key_pem, issuer_name, 
     for spec in contexts:
         _add_context(spec)
     jobs.commit()
-    services.forget_trust_cache()
+    verification.forget_trust_cache()
     click.echo(json.dumps({"trusted": key_id, "type": row.key_type, "contexts": list(contexts)}))
 
 
@@ -157,7 +157,7 @@ def trust_context(spec: str) -> None:
     """Accept a context URL (bundled context name or JSON-LD file)."""
     _add_context(spec)
     jobs.commit()
-    services.forget_trust_cache()
+    verification.forget_trust_cache()
     click.echo(json.dumps({"context": spec.partition("=")[0]}))
 
 
@@ -173,14 +173,14 @@ def trust_remove(key_id: str) -> None:
     for row in rows:
         row.active = False
     jobs.commit()
-    services.forget_trust_cache()
+    verification.forget_trust_cache()
     click.echo(json.dumps({"removed": key_id}))
 
 
 @trust.command("list")
 def trust_list() -> None:
     """Print the trust document (keys and context URLs) as JSON."""
-    doc = services.trust_document()
+    doc = verification.trust_document()
     click.echo(json.dumps({"keys": doc["keys"], "contexts": sorted(doc["contexts"])}, indent=2))
 
 

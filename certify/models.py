@@ -24,12 +24,13 @@ VALID, REVOKED, SUSPENDED = "valid", "revoked", "suspended"
 class CertifyRequest(db.Model):
     """One accepted certify item: written before the API answers, signed later by a worker.
 
-    At most one *pending* request may exist per (preEnrollmentCode, dose).
+    At most one *pending* request may exist per event: (preEnrollmentCode, kind, event_key),
+    where the event key is the dose for a vaccination and the sample time for a test.
     """
 
     __tablename__ = "certify_requests"
     __table_args__ = (
-        Index("uq_certify_requests_pending_code_dose", "pre_enrollment_code", "dose", unique=True,
+        Index("uq_certify_requests_pending_event", "pre_enrollment_code", "kind", "event_key", unique=True,
               postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
         Index("ix_certify_requests_pending_enqueued", "enqueued_at",
               postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
@@ -39,6 +40,7 @@ class CertifyRequest(db.Model):
     pre_enrollment_code: Mapped[str] = mapped_column(String(100))
     dose: Mapped[int]
     kind: Mapped[str] = mapped_column(String(20), default="vaccination")
+    event_key: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(20), default=PENDING)
     client_id: Mapped[str | None] = mapped_column(String(64))
@@ -51,11 +53,15 @@ class CertifyRequest(db.Model):
 
 
 class Certificate(db.Model):
-    """A signed credential. At most one live (not revoked) certificate per dose."""
+    """A signed credential. At most one live (not revoked) certificate per event.
+
+    An update revokes a certificate and issues its successor in one transaction; both
+    share ``chain_id`` (the first certificate's id) and the successor has ``revision`` + 1.
+    """
 
     __tablename__ = "certificates"
     __table_args__ = (
-        Index("uq_certificates_live_code_dose", "pre_enrollment_code", "dose", unique=True,
+        Index("uq_certificates_live_event", "pre_enrollment_code", "kind", "event_key", unique=True,
               postgresql_where=text("status <> 'revoked'"), sqlite_where=text("status <> 'revoked'")),
         Index("ix_certificates_code_issued", "pre_enrollment_code", "issued_at"),
         Index("ix_certificates_issued_at", "issued_at"),
@@ -64,9 +70,10 @@ class Certificate(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     certificate_id: Mapped[str] = mapped_column(String(40), unique=True)
     pre_enrollment_code: Mapped[str] = mapped_column(String(100))
-    dose: Mapped[int]
+    dose: Mapped[int]  # 0 for a test result
     total_doses: Mapped[int]
     kind: Mapped[str] = mapped_column(String(20), default="vaccination")
+    event_key: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(300))
     mobile: Mapped[str | None] = mapped_column(String(40), index=True)
     vaccine: Mapped[str] = mapped_column(String(200))
@@ -75,6 +82,22 @@ class Certificate(db.Model):
     request_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("certify_requests.id"))
     issued_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    suspended_until: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    replaced_by: Mapped[str | None] = mapped_column(String(40))
+    chain_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    revision: Mapped[int] = mapped_column(default=0)
+
+    def effective_status(self, now: dt.datetime) -> str:
+        """valid | revoked | suspended, with an expired suspension counting as valid."""
+        if self.status == SUSPENDED and self.suspended_until is not None:
+            until = self.suspended_until
+            if until.tzinfo is None:
+                until = until.replace(tzinfo=dt.timezone.utc)
+            if until <= now:
+                return VALID
+        return self.status
 
 
 class RenderedArtifact(db.Model):
@@ -130,3 +153,37 @@ class VerificationEvent(db.Model):
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(100), default="")
     certificate_id: Mapped[str | None] = mapped_column(String(40), index=True)
+
+
+class StatusEvent(db.Model):
+    """Every revocation, suspension and reinstatement; its id is the revocation list serial."""
+
+    __tablename__ = "certificate_status_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    certificate_id: Mapped[str] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # revoked | suspended | valid (reinstated)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    until: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """Append-only history: who issued, updated, revoked, suspended or reinstated what.
+
+    The app only inserts; on PostgreSQL a trigger refuses UPDATE and DELETE.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_code_at", "pre_enrollment_code", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))  # client:<id>, user:<id>, cli, system
+    action: Mapped[str] = mapped_column(String(20))  # issue | update | revoke | suspend | reinstate
+    pre_enrollment_code: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), default="vaccination")
+    dose: Mapped[int | None]
+    before_certificate_id: Mapped[str | None] = mapped_column(String(40))
+    after_certificate_id: Mapped[str | None] = mapped_column(String(40))
+    details: Mapped[dict] = mapped_column(JSONType, default=dict)

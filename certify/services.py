@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import FieldError, NotFound, ValidationError
@@ -27,6 +27,7 @@ from .models import (
     ISSUED,
     PENDING,
     REVOKED,
+    AuditEvent,
     Certificate,
     CertifyRequest,
 )
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 class ItemResult:
     index: int
     pre_enrollment_code: str
-    dose: int
+    dose: int | None
     status: str  # accepted | duplicate
     request_id: int | None = None
     certificate_id: str | None = None
@@ -47,7 +48,9 @@ class ItemResult:
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "preEnrollmentCode": self.pre_enrollment_code,
-                               "dose": self.dose, "status": self.status}
+                               "status": self.status}
+        if self.dose is not None:
+            out["dose"] = self.dose
         if self.request_id is not None:
             out["requestId"] = self.request_id
         if self.certificate_id:
@@ -55,6 +58,44 @@ class ItemResult:
         if self.message:
             out["message"] = self.message
         return out
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of certificate is validated, keyed and described."""
+
+    name: str
+    noun: str  # "dose" | "test"
+
+    def validate(self, body: Any, max_items: int) -> list[FieldError]:
+        today = dt.date.today()
+        if self.name == VACCINATION:
+            return validate_certify_batch(body, max_items, today)
+        from .schemas import validate_test_batch
+
+        return validate_test_batch(body, max_items, today)
+
+    def event_key(self, item: dict) -> str:
+        if self.name == VACCINATION:
+            return str(item["vaccination"]["dose"])
+        from .credentials import test_event_key
+
+        return test_event_key(item)
+
+    def dose(self, item: dict) -> int:
+        return item["vaccination"]["dose"] if self.name == VACCINATION else 0
+
+    def total_doses(self, item: dict) -> int:
+        return item["vaccination"]["totalDoses"] if self.name == VACCINATION else 0
+
+    def product(self, item: dict) -> str:
+        if self.name == VACCINATION:
+            return item["vaccination"]["name"]
+        return item["testDetails"].get("testName") or item["testDetails"].get("testType") or "test"
+
+
+VACCINATION, TEST = "vaccination", "test"
+KINDS = {VACCINATION: Kind(VACCINATION, "dose"), TEST: Kind(TEST, "test")}
 
 
 def known_vaccines() -> dict[str, Vaccine]:
@@ -66,15 +107,26 @@ def _insert(table):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def accept_certify_batch(body: Any, client_id: str | None) -> list[ItemResult]:
+def live_by_event(codes: Iterable[str], kind: str) -> dict[tuple[str, str], str]:
+    """{(code, event_key): certificate_id} of the live certificates of these beneficiaries."""
+    return {
+        (code, key): cid for code, key, cid in db.session.execute(
+            select(Certificate.pre_enrollment_code, Certificate.event_key, Certificate.certificate_id)
+            .where(Certificate.status != REVOKED, Certificate.kind == kind,
+                   Certificate.pre_enrollment_code.in_(set(codes))))
+    }
+
+
+def accept_certify_batch(body: Any, client_id: str | None, kind: str = VACCINATION) -> list[ItemResult]:
     """Validate a whole batch and store each new item as a pending request.
 
-    Nothing is stored unless every item is valid. An item whose (code, dose) already
-    has a live certificate or a pending request is answered as a duplicate.
+    Nothing is stored unless every item is valid. An item whose event (the dose of a
+    vaccination, the sample time of a test) already has a live certificate or a pending
+    request is answered as a duplicate.
     """
-    cfg = current_app.config
-    errors = validate_certify_batch(body, cfg["CERTIFY_MAX_BATCH"], dt.date.today())
-    if not errors:
+    k = KINDS[kind]
+    errors = k.validate(body, current_app.config["CERTIFY_MAX_BATCH"])
+    if not errors and kind == VACCINATION:
         vaccines = known_vaccines()
         for i, item in enumerate(body):
             if item["vaccination"]["name"].strip().casefold() not in vaccines:
@@ -86,43 +138,39 @@ def accept_certify_batch(body: Any, client_id: str | None) -> list[ItemResult]:
             f"{len({e.path.split('.')[0] for e in errors})} of {len(body) if isinstance(body, list) else 1}"
             " item(s) are invalid; nothing was stored", errors)
 
-    keys = [(item["preEnrollmentCode"], item["vaccination"]["dose"]) for item in body]
-    live = {
-        (code, dose): cid for code, dose, cid in db.session.execute(
-            select(Certificate.pre_enrollment_code, Certificate.dose, Certificate.certificate_id)
-            .where(Certificate.status != REVOKED,
-                   Certificate.pre_enrollment_code.in_({k[0] for k in keys})))
-    }
-
+    keys = [(item["preEnrollmentCode"], k.event_key(item)) for item in body]
+    live = live_by_event((c for c, _ in keys), kind)
     results: list[ItemResult | None] = [None] * len(body)
     rows, seen = [], {}
     now = utcnow()
     for i, (item, key) in enumerate(zip(body, keys)):
+        dose = k.dose(item) if kind == VACCINATION else None
         if key in live:
-            results[i] = ItemResult(i, *key, status="duplicate", certificate_id=live[key],
-                                    message="a certificate for this dose already exists")
+            results[i] = ItemResult(i, key[0], dose, "duplicate", certificate_id=live[key],
+                                    message=f"a certificate for this {k.noun} already exists")
         elif key in seen:
-            results[i] = ItemResult(i, *key, status="duplicate",
-                                    message=f"same preEnrollmentCode and dose as item [{seen[key]}]")
+            results[i] = ItemResult(i, key[0], dose, "duplicate",
+                                    message=f"the same {k.noun} as item [{seen[key]}]")
         else:
             seen[key] = i
-            rows.append({"pre_enrollment_code": key[0], "dose": key[1], "kind": "vaccination",
-                         "payload": item, "status": PENDING, "client_id": client_id,
-                         "attempts": 0, "created_at": now, "enqueued_at": now})
-    inserted: dict[tuple[str, int], int] = {}
+            rows.append({"pre_enrollment_code": key[0], "dose": k.dose(item), "kind": kind,
+                         "event_key": key[1], "payload": item, "status": PENDING,
+                         "client_id": client_id, "attempts": 0, "created_at": now, "enqueued_at": now})
+    inserted: dict[tuple[str, str], int] = {}
     if rows:
         stmt = _insert(CertifyRequest.__table__).on_conflict_do_nothing(
-            index_elements=["pre_enrollment_code", "dose"],
+            index_elements=["pre_enrollment_code", "kind", "event_key"],
             index_where=text("status = 'pending'"),
-        ).returning(CertifyRequest.id, CertifyRequest.pre_enrollment_code, CertifyRequest.dose)
-        for rid, code, dose in db.session.execute(stmt, rows):
-            inserted[(code, dose)] = rid
+        ).returning(CertifyRequest.id, CertifyRequest.pre_enrollment_code, CertifyRequest.event_key)
+        for rid, code, key in db.session.execute(stmt, rows):
+            inserted[(code, key)] = rid
     for key, i in seen.items():
+        dose = k.dose(body[i]) if kind == VACCINATION else None
         if key in inserted:
-            results[i] = ItemResult(i, *key, status="accepted", request_id=inserted[key])
+            results[i] = ItemResult(i, key[0], dose, "accepted", request_id=inserted[key])
         else:
-            results[i] = ItemResult(i, *key, status="duplicate",
-                                    message="a request for this dose is already being processed")
+            results[i] = ItemResult(i, key[0], dose, "duplicate",
+                                    message=f"a request for this {k.noun} is already being processed")
     schedule_signing(sorted(inserted.values()))
     return [r for r in results if r is not None]
 
@@ -149,7 +197,7 @@ def sign_pending(request_ids: Iterable[int]) -> int:
     """Sign the still-pending requests among ``request_ids``; return how many were issued.
 
     Rows are locked (SKIP LOCKED), so two workers never sign the same request; a request
-    whose dose already has a live certificate becomes a duplicate instead.
+    whose event already has a live certificate becomes a duplicate instead.
     """
     rows = db.session.scalars(
         select(CertifyRequest)
@@ -159,40 +207,56 @@ def sign_pending(request_ids: Iterable[int]) -> int:
     ).all()
     if not rows:
         return 0
-    live = {
-        (code, dose): cid for code, dose, cid in db.session.execute(
-            select(Certificate.pre_enrollment_code, Certificate.dose, Certificate.certificate_id)
-            .where(Certificate.status != REVOKED,
-                   Certificate.pre_enrollment_code.in_({r.pre_enrollment_code for r in rows})))
-    }
+    live: dict[tuple[str, str, str], str] = {}
+    for kind in {r.kind for r in rows}:
+        for (code, key), cid in live_by_event({r.pre_enrollment_code for r in rows if r.kind == kind},
+                                              kind).items():
+            live[(code, kind, key)] = cid
     issuer = signing.current_issuer()
-    vaccines = known_vaccines()
+    vaccines = known_vaccines() if any(r.kind == VACCINATION for r in rows) else {}
     now = utcnow()
-    certificates = []
+    certificates, audits = [], []
     for req in rows:
         req.processed_at = now
-        key = (req.pre_enrollment_code, req.dose)
+        key = (req.pre_enrollment_code, req.kind, req.event_key)
         if key in live:
             req.status, req.certificate_id = DUPLICATE, live[key]
             continue
         certificate_id = new_certificate_id()
         try:
-            credential = issuer.issue_vaccination(req.payload, certificate_id, vaccines, now)
+            if req.kind == VACCINATION:
+                credential = issuer.issue_vaccination(req.payload, certificate_id, vaccines, now)
+            else:
+                credential = issuer.issue_test(req.payload, certificate_id, now)
         except Exception as exc:  # bad data for this item only; keep it visible, go on
             logger.exception("signing request %s failed", req.id)
             req.status, req.error = FAILED, f"{type(exc).__name__}: {exc}"
             continue
-        recipient, vaccination = req.payload["recipient"], req.payload["vaccination"]
-        certificates.append(Certificate(
-            certificate_id=certificate_id, pre_enrollment_code=req.pre_enrollment_code,
-            dose=req.dose, total_doses=vaccination["totalDoses"], kind=req.kind,
-            name=recipient["name"], mobile=_mobile(recipient), vaccine=vaccination["name"],
-            credential=credential, request_id=req.id, issued_at=now))
+        k = KINDS[req.kind]
+        certificates.append(certificate_row(req.payload, k, certificate_id, credential, now,
+                                            request_id=req.id))
+        audits.append({"at": now, "actor": f"client:{req.client_id}" if req.client_id else "system",
+                       "action": "issue", "pre_enrollment_code": req.pre_enrollment_code,
+                       "kind": req.kind, "dose": req.dose if req.kind == VACCINATION else None,
+                       "before_certificate_id": None, "after_certificate_id": certificate_id,
+                       "details": {"requestId": req.id}})
         req.status, req.certificate_id = ISSUED, certificate_id
         live[key] = certificate_id
     db.session.add_all(certificates)
     db.session.flush()
+    if audits:
+        db.session.execute(insert(AuditEvent), audits)
     return len(certificates)
+
+
+def certificate_row(item: dict, k: Kind, certificate_id: str, credential: dict, now: dt.datetime,
+                    **extra: Any) -> Certificate:
+    recipient = item["recipient"]
+    return Certificate(
+        certificate_id=certificate_id, pre_enrollment_code=item["preEnrollmentCode"],
+        dose=k.dose(item), total_doses=k.total_doses(item), kind=k.name, event_key=k.event_key(item),
+        name=recipient["name"], mobile=_mobile(recipient), vaccine=k.product(item),
+        credential=credential, issued_at=now, **extra)
 
 
 def sweep(grace_seconds: int | None = None) -> int:
@@ -241,15 +305,16 @@ def get_certificate(certificate_id: str) -> Certificate:
     return cert
 
 
-def latest_certificate(code: str, dose: int | None = None) -> Certificate:
-    """The live certificate of the highest dose (or of ``dose``), newest first."""
-    stmt = select(Certificate).where(Certificate.pre_enrollment_code == code,
+def latest_certificate(code: str, dose: int | None = None, kind: str = VACCINATION) -> Certificate:
+    """The live certificate of the highest dose (or of ``dose``; tests: the latest), newest first."""
+    stmt = select(Certificate).where(Certificate.pre_enrollment_code == code, Certificate.kind == kind,
                                      Certificate.status != REVOKED)
     if dose is not None:
         stmt = stmt.where(Certificate.dose == dose)
     cert = db.session.scalar(stmt.order_by(Certificate.dose.desc(), Certificate.issued_at.desc()).limit(1))
     if cert is None:
-        raise NotFound("no certificate for this beneficiary" + (f" and dose {dose}" if dose else ""))
+        what = "test certificate" if kind == TEST else "certificate"
+        raise NotFound(f"no {what} for this beneficiary" + (f" and dose {dose}" if dose else ""))
     return cert
 
 
@@ -277,11 +342,18 @@ def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
         return cached.content
     if kind == "qr":
         content = qr_png(pack_qr_payload(cert.credential))
+    elif kind == "pdf" and cert.kind == TEST:
+        from .render import TestCertificateView
+
+        view = TestCertificateView.from_credential(
+            cert.credential, display_tz=ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"]))
+        content = _renderer().render_test_pdf(view, artifact(cert, "qr"), lang=lang or "en")
     elif kind == "pdf":
         from .render import CertificateView
 
         previous = [c.credential for c in db.session.scalars(
             select(Certificate).where(Certificate.pre_enrollment_code == cert.pre_enrollment_code,
+                                      Certificate.kind == VACCINATION,
                                       Certificate.status != REVOKED, Certificate.dose < cert.dose)
             .order_by(Certificate.dose))]
         view = CertificateView.from_credential(
@@ -294,147 +366,3 @@ def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
         certificate_pk=cert.id, kind=kind, lang=lang, version=ARTIFACT_VERSION, content=content,
         created_at=utcnow()).on_conflict_do_nothing())
     return content
-
-
-# --- Verification -----------------------------------------------------------------------
-
-TRUST_CACHE_SECONDS = 30
-BASE_CONTEXTS = frozenset({"https://www.w3.org/2018/credentials/v1", "https://w3id.org/security/v1",
-                           "https://w3id.org/security/v2"})
-
-
-def _trusted_documents() -> tuple[dict, dict]:
-    """(key documents, context documents by URL): our own key and context, then the trust tables."""
-    from .credentials import contexts as ctx_lib
-    from .models import TrustedContext, TrustedKey
-
-    issuer = signing.current_issuer()
-    own = issuer.public_key_document()
-    keys = [{"id": own.pop("did"), **own}]
-    for row in db.session.scalars(select(TrustedKey).where(TrustedKey.active).order_by(TrustedKey.id)):
-        field_ = "publicKeyPem" if row.key_type == "RsaVerificationKey2018" else "publicKeyBase58"
-        keys.append({"id": row.key_id, "type": row.key_type, field_: row.public_key})
-    documents = {url: ctx_lib.load_context(name) for url, name in ctx_lib.WELL_KNOWN_CONTEXTS.items()}
-    documents[issuer.context_url] = ctx_lib.load_context("vaccination-v2")
-    for row in db.session.scalars(select(TrustedContext)):
-        documents[row.url] = row.document
-    return keys, documents
-
-
-def trust_store():
-    """The verifier's trust store, rebuilt at most every TRUST_CACHE_SECONDS per process."""
-    import time
-
-    from .credentials import (
-        Ed25519VerificationKey,
-        RsaVerificationKey,
-        make_document_loader,
-    )
-    from .credentials.verify import TrustStore
-
-    cached = current_app.extensions.get("divoc_trust")
-    if cached and time.monotonic() - cached[0] < TRUST_CACHE_SECONDS:
-        return cached[1]
-    keys, documents = _trusted_documents()
-    loaded: dict[str, tuple] = {}
-    for doc in keys:
-        kid = doc["id"]
-        key = (RsaVerificationKey.from_pem(doc["publicKeyPem"], kid) if "publicKeyPem" in doc
-               else Ed25519VerificationKey.from_base58(doc["publicKeyBase58"], kid))
-        loaded[kid] = loaded.get(kid, ()) + (key,)
-    store = TrustStore(keys=loaded, loader=make_document_loader(documents),
-                       contexts=frozenset(documents) - BASE_CONTEXTS)
-    current_app.extensions["divoc_trust"] = (time.monotonic(), store)
-    return store
-
-
-def forget_trust_cache() -> None:
-    current_app.extensions.pop("divoc_trust", None)
-
-
-def trust_document() -> dict[str, Any]:
-    """What an offline verifier caches: trusted keys and the context documents."""
-    keys, documents = _trusted_documents()
-    return {"generatedAt": iso_now(), "keys": keys, "contexts": documents}
-
-
-def iso_now() -> str:
-    from core.models import iso_utc
-
-    return iso_utc(utcnow())
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    status: str  # valid | revoked | suspended | invalid
-    reasons: tuple[str, ...]
-    certificate: dict[str, Any] | None
-    certificate_id: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"status": self.status, "reasons": list(self.reasons), "certificate": self.certificate}
-
-
-def verify_failure(reason: str, channel: str) -> VerifyResult:
-    """Record and return an ``invalid`` result for input that could not even be read."""
-    from .models import VerificationEvent
-
-    db.session.add(VerificationEvent(channel=channel, status="invalid", reason=reason[:100]))
-    return VerifyResult("invalid", (reason,), None)
-
-
-def verify_input(kind: str, data: Any, channel: str) -> VerifyResult:
-    """Verify a credential given as ``kind`` = json | bytes | image, and record the event.
-
-    Never raises on bad input: unreadable input is an ``invalid`` result with the reason.
-    """
-    from core.models import iso_utc
-
-    from .credentials import verify as vlib
-    from .models import VerificationEvent
-
-    try:
-        if kind == "image":
-            data, kind = vlib.decode_qr_image(data), "bytes"
-        credential = (vlib.credential_from_bytes(data) if kind == "bytes"
-                      else vlib.credential_from_request_json(data))
-        outcome = vlib.verify(credential, trust_store())
-    except vlib.InputError as exc:
-        outcome = vlib.Outcome(False, (str(exc),))
-    status = "valid" if outcome.valid else "invalid"
-    reasons = outcome.reasons
-    cert_id = outcome.certificate_id
-    if outcome.valid and cert_id:
-        row = db.session.scalar(select(Certificate).where(Certificate.certificate_id == cert_id))
-        if row is not None and row.status != "valid":
-            status = row.status
-            when = iso_utc(row.revoked_at) if row.revoked_at else "an unknown time"
-            reasons = (f"{row.status} at {when}",) if row.status == REVOKED else (f"{row.status}",)
-            if row.status == REVOKED and current_app.config.get("CERTIFICATE_REVOKED_MESSAGE"):
-                reasons += (current_app.config["CERTIFICATE_REVOKED_MESSAGE"],)
-    db.session.add(VerificationEvent(channel=channel, format=outcome.format, status=status,
-                                     reason=(reasons[0] if reasons else "")[:100],
-                                     certificate_id=cert_id[:40] if cert_id else None))
-    return VerifyResult(status, reasons, vlib.summary(outcome.credential) if outcome.credential else None,
-                        cert_id)
-
-
-def revocation_list() -> dict[str, Any]:
-    """Revoked and suspended certificates, for offline verifiers."""
-    from core.models import iso_utc
-
-    cfg = current_app.config
-    rows = db.session.execute(
-        select(Certificate.certificate_id, Certificate.status, Certificate.revoked_at)
-        .where(Certificate.status != "valid").order_by(Certificate.revoked_at)).all()
-    now = utcnow()
-    latest = max((r.revoked_at for r in rows if r.revoked_at), default=None)
-    return {
-        "issuer": cfg["CERTIFICATE_ISSUER"],
-        "serial": int(latest.timestamp() * 1000) if latest else 0,
-        "thisUpdate": iso_utc(now),
-        "nextUpdate": iso_utc(now + dt.timedelta(seconds=cfg["REVOCATION_LIST_MAX_AGE"])),
-        "entries": [{"certificateId": r.certificate_id, "status": r.status,
-                     "time": iso_utc(r.revoked_at) if r.revoked_at else None, "reason": ""}
-                    for r in rows],
-    }

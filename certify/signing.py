@@ -27,7 +27,7 @@ from .credentials import (
     sign_credential,
 )
 
-SERVED_CONTEXTS = {"v1": "vaccination-v1", "v2": "vaccination-v2"}
+SERVED_CONTEXTS = {"v1": "vaccination-v1", "v2": "vaccination-v2", "test-v1": "test-certificate-v1"}
 
 
 def default_key_path() -> str:
@@ -66,12 +66,21 @@ def load_signing_key(cfg: Mapping[str, Any]) -> SigningKey:
     return key
 
 
+def _iso_ms(now: dt.datetime) -> str:
+    return now.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _iso_s(now: dt.datetime) -> str:
+    return now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class Issuer:
     key: SigningKey
     loader: DocumentLoader
     issuer: str
     context_url: str
+    test_context_url: str
     base_url: str
 
     def issue_vaccination(self, item: Mapping[str, Any], certificate_id: str,
@@ -80,11 +89,17 @@ class Issuer:
         icd11 = {v.name: (v.icd11_code, v.icd11_term) for v in vaccines.values()}
         credential = build_vaccination_credential(
             item, certificate_id=certificate_id, issuer=self.issuer, context_url=self.context_url,
-            issuance_date=now.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            evidence_base_url=f"{self.base_url}/vaccine/", icd11=icd11)
-        return sign_credential(credential, self.key, loader=self.loader,
-                               created=now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            issuance_date=_iso_ms(now), evidence_base_url=f"{self.base_url}/vaccine/", icd11=icd11)
+        return sign_credential(credential, self.key, loader=self.loader, created=_iso_s(now))
+
+    def issue_test(self, item: Mapping[str, Any], certificate_id: str, now: dt.datetime) -> dict[str, Any]:
+        """Build and sign the test-result credential for one validated test item."""
+        from .credentials import build_test_credential
+
+        credential = build_test_credential(
+            item, certificate_id=certificate_id, issuer=self.issuer, context_url=self.test_context_url,
+            issuance_date=_iso_ms(now), evidence_base_url=f"{self.base_url}/test/")
+        return sign_credential(credential, self.key, loader=self.loader, created=_iso_s(now))
 
     def public_key_document(self) -> dict[str, Any]:
         public = self.key.public
@@ -98,9 +113,11 @@ class Issuer:
 
 def build_issuer(cfg: Mapping[str, Any]) -> Issuer:
     context_url = cfg["CERTIFICATE_CONTEXT_URL"]
-    return Issuer(key=load_signing_key(cfg),
-                  loader=make_document_loader(context_alias(context_url, "vaccination-v2")),
-                  issuer=cfg["CERTIFICATE_ISSUER"], context_url=context_url,
+    test_context_url = cfg["CERTIFICATE_TEST_CONTEXT_URL"]
+    loader = make_document_loader({**context_alias(context_url, "vaccination-v2"),
+                                   **context_alias(test_context_url, "test-certificate-v1")})
+    return Issuer(key=load_signing_key(cfg), loader=loader, issuer=cfg["CERTIFICATE_ISSUER"],
+                  context_url=context_url, test_context_url=test_context_url,
                   base_url=cfg["CERTIFICATE_BASE_URL"])
 
 

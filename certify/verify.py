@@ -27,20 +27,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from core import create_app, jobs
 
-    from . import services
+    from . import verification
     from .credentials import verify as vlib
 
     app = create_app()
     with app.app_context():
         try:
             if vlib.is_image(data):
-                result = services.verify_input("image", data, channel="cli")
+                result = verification.verify_input("image", data, channel="cli")
             elif data.lstrip()[:1] == b"{":
-                result = services.verify_input("json", vlib._json(data), channel="cli")
+                result = verification.verify_input("json", vlib._json(data), channel="cli")
             else:
-                result = services.verify_input("bytes", data, channel="cli")
+                result = verification.verify_input("bytes", data, channel="cli")
         except vlib.InputError as exc:
-            result = services.verify_failure(str(exc), channel="cli")
+            result = verification.verify_failure(str(exc), channel="cli")
         jobs.commit()
     print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
     return 0 if result.status == "valid" else 1

@@ -33,6 +33,7 @@ class Config:
     CERTIFICATE_BASE_URL = "http://127.0.0.1:5000"
     CERTIFICATE_ISSUER: str | None = None  # default: CERTIFICATE_BASE_URL + "/"
     CERTIFICATE_CONTEXT_URL: str | None = None  # default: base + /credentials/vaccination/v2
+    CERTIFICATE_TEST_CONTEXT_URL: str | None = None  # default: base + /credentials/testCertificate/v1
     CERTIFICATE_ISSUER_NAME = "Ministry of Health & Family Welfare, Government of India"
     CERTIFICATE_SLOGAN = ""  # printed in the PDF footer when set
     CERTIFICATE_TIMEZONE = "Asia/Kolkata"  # dates on the PDF are shown in this zone
@@ -43,6 +44,8 @@ class Config:
     CERTIFICATE_PRIVATE_KEY_FILE: str | None = None
     CERTIFICATE_PUBLIC_KEY: str | None = None
     CERTIFICATE_PUBLIC_KEY_FILE: str | None = None
+
+    CERTIFICATE_UPDATE_LIMIT = 100  # updates per certificate chain
 
     # Verification
     CERTIFICATE_REVOKED_MESSAGE = ""  # e.g. "please download the updated certificate from the portal"
@@ -59,7 +62,7 @@ class Config:
 
     ENV_KEYS = (
         "SECRET_KEY", "REDIS_URL", "CERTIFICATE_BASE_URL", "CERTIFICATE_ISSUER",
-        "CERTIFICATE_CONTEXT_URL", "CERTIFICATE_KEY_TYPE", "CERTIFICATE_DID",
+        "CERTIFICATE_CONTEXT_URL", "CERTIFICATE_TEST_CONTEXT_URL", "CERTIFICATE_KEY_TYPE", "CERTIFICATE_DID",
         "CERTIFICATE_ISSUER_NAME", "CERTIFICATE_SLOGAN", "CERTIFICATE_TIMEZONE",
         "CERTIFICATE_REVOKED_MESSAGE", "VERIFY_CONTACT",
         "CERTIFICATE_PRIVATE_KEY", "CERTIFICATE_PRIVATE_KEY_FILE",
@@ -69,6 +72,7 @@ class Config:
         "ACCESS_TOKEN_TTL", "CERTIFY_MAX_BATCH", "SWEEP_INTERVAL", "SWEEP_GRACE",
         "SIGN_MAX_ATTEMPTS", "SIGN_BATCH_SIZE", "MAX_CONTENT_LENGTH",
         "CERTIFICATE_SCAN_TIMEOUT", "VERIFY_RATE_LIMIT", "REVOCATION_LIST_MAX_AGE",
+        "CERTIFICATE_UPDATE_LIMIT",
     )
 
 
@@ -89,6 +93,9 @@ def load(overrides: dict | None = None) -> dict:
     cfg["CERTIFICATE_ISSUER"] = cfg.get("CERTIFICATE_ISSUER") or base + "/"
     cfg["CERTIFICATE_CONTEXT_URL"] = (
         cfg.get("CERTIFICATE_CONTEXT_URL") or base + "/credentials/vaccination/v2"
+    )
+    cfg["CERTIFICATE_TEST_CONTEXT_URL"] = (
+        cfg.get("CERTIFICATE_TEST_CONTEXT_URL") or base + "/credentials/testCertificate/v1"
     )
     return cfg
 
