@@ -28,6 +28,13 @@ def _secret_key(app: Flask) -> str:
         return fh.read().strip()
 
 
+def _load_user(user_id: str):
+    from .models import User
+
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
 def select_locale() -> str | None:
     return request.args.get("lang") or request.accept_languages.best_match(LANGUAGES) or "en"
 
@@ -48,7 +55,8 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=os.path.join(root, "translations"))
     htmx.init_app(app)
-    login_manager.user_loader(lambda _id: None)  # citizen/staff users arrive with the portals
+    login_manager.user_loader(_load_user)
+    login_manager.login_view = "core.login"
 
     if app.config.get("REDIS_URL"):
         import redis
@@ -74,6 +82,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(portal_bp)
     app.register_blueprint(facility_bp)
     # Source systems authenticate with bearer tokens, not cookies: no CSRF there.
-    csrf.exempt(views.bp)
+    csrf.exempt(views.token)
     csrf.exempt(certify_bp)
     return app

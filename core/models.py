@@ -78,3 +78,74 @@ class Facility(db.Model):
     district: Mapped[str] = mapped_column(String(100), default="", index=True)
     state: Mapped[str] = mapped_column(String(100), default="")
     pincode: Mapped[str] = mapped_column(String(20), default="")
+
+
+class User(db.Model):
+    """A person who signs in with a mobile OTP: a citizen, facility staff or an administrator.
+
+    Roles are space separated: system_admin program_admin facility_admin facility_staff
+    vaccinator certificate_printer. A citizen has no role.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mobile: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    roles: Mapped[str] = mapped_column(String(200), default="")
+    facility_id: Mapped[int | None] = mapped_column(db.ForeignKey("facilities.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str] = mapped_column(String(10), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    # Flask-Login
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(self.roles.split())
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.role_set & set(roles))
+
+
+class OtpChallenge(db.Model):
+    """One OTP sent to a mobile number: hashed, expiring, single-use, with a try limit."""
+
+    __tablename__ = "otp_challenges"
+    __table_args__ = (db.Index("ix_otp_challenges_mobile_created", "mobile", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    mobile: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))  # portal | facility
+    code_hash: Mapped[str] = mapped_column(String(80))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class OutboxMessage(db.Model):
+    """A message handed to the SMS/email gateway; the outbox backend stops here (dev, tests)."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (db.Index("ix_outbox_messages_to_created", "to", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), default="sms")
+    to: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
