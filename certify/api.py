@@ -65,6 +65,22 @@ def update_certificate():
     return jsonify({"items": lifecycle.update_certificates(_json_body(), _actor())})
 
 
+@bp.put("/v1/test/certificate")
+@require_role("certify")
+@transactional
+def update_test_certificate():
+    return jsonify({"items": lifecycle.update_certificates(_json_body(), _actor(), services.TEST)})
+
+
+@bp.post("/v1/certificates/<certificate_id>/revoke")
+@require_role("certify")
+@transactional
+def revoke_one(certificate_id: str):
+    reason, _ = _reason_and_until(require_reason=False)
+    cert = lifecycle.revoke_certificate(certificate_id, reason or "revoked by the issuer", _actor())
+    return jsonify(lifecycle.status_of(cert))
+
+
 @bp.delete("/v1/certificates/<code>")
 @require_role("certify")
 @transactional

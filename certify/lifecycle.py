@@ -18,7 +18,6 @@ from core.models import iso_utc, utcnow
 from . import services, signing
 from .credentials.jws import sign_document
 from .models import REVOKED, SUSPENDED, VALID, AuditEvent, Certificate, StatusEvent
-from .schemas import validate_certify_batch
 
 
 class UpdateLimitReached(Conflict):
@@ -62,30 +61,33 @@ def lock_live(code: str, kind: str, event_key: str) -> Certificate | None:
     raise Conflict("the certificate kept changing while it was being updated; try again")
 
 
-def update_certificates(body: Any, actor: str) -> list[dict[str, Any]]:
+def update_certificates(body: Any, actor: str, kind_name: str = "vaccination") -> list[dict[str, Any]]:
     """Re-issue each item's certificate with the corrected data and revoke the old one.
 
-    Items are matched by (preEnrollmentCode, vaccination.dose). The new certificate gets a
+    Items are matched by event: (preEnrollmentCode, vaccination.dose), or for test results
+    (preEnrollmentCode, testDetails.sampleCollectionTimestamp). The new certificate gets a
     new id; the old is revoked in the same transaction, so there is never a moment with
-    two live certificates for a dose, nor one with none.
+    two live certificates for an event, nor one with none.
     """
     cfg = current_app.config
-    errors = validate_certify_batch(body, cfg["CERTIFY_MAX_BATCH"], dt.date.today())
-    vaccines = services.known_vaccines()
-    if not errors:
+    kind = services.KINDS[kind_name]
+    errors = kind.validate(body, cfg["CERTIFY_MAX_BATCH"])
+    vaccines = services.known_vaccines() if kind_name == services.VACCINATION else {}
+    if not errors and kind_name == services.VACCINATION:
         for i, item in enumerate(body):
             if item["vaccination"]["name"].strip().casefold() not in vaccines:
                 errors.append(FieldError(f"[{i}].vaccination.name", "unknown vaccine"))
     if errors:
         raise ValidationError("invalid update request; nothing was changed", errors)
-    kind = services.KINDS[services.VACCINATION]
     locked: list[Certificate] = []
     missing = []
     for i, item in enumerate(body):
         cert = lock_live(item["preEnrollmentCode"], kind.name, kind.event_key(item))
         if cert is None:
+            what = (f"dose {kind.dose(item)}" if kind_name == services.VACCINATION
+                    else f"the test sampled at {kind.event_key(item)}")
             missing.append(FieldError(f"[{i}]", f"no certificate for preEnrollmentCode "
-                                               f"{item['preEnrollmentCode']} dose {kind.dose(item)}"))
+                                               f"{item['preEnrollmentCode']} {what}"))
         locked.append(cert)
     if missing:
         raise NotFound("no certificate to update; nothing was changed", missing)
@@ -102,7 +104,8 @@ def update_certificates(body: Any, actor: str) -> list[dict[str, Any]]:
                 f"this certificate has been updated {old.revision} times, the limit is {limit}; "
                 "nothing was changed", [FieldError(f"[{i}]", f"update limit of {limit} reached")])
         new_id = services.new_certificate_id()
-        credential = issuer.issue_vaccination(item, new_id, vaccines, now)
+        credential = (issuer.issue_vaccination(item, new_id, vaccines, now) if kind_name == services.VACCINATION
+                      else issuer.issue_test(item, new_id, now))
         _set_status(old, REVOKED, f"updated: replaced by {new_id}", now)
         old.replaced_by = new_id
         db.session.flush()  # the old row leaves the live index before the new one enters it
@@ -113,8 +116,8 @@ def update_certificates(body: Any, actor: str) -> list[dict[str, Any]]:
         db.session.flush()
         _audit(actor, "update", new, old.certificate_id, new_id, revision=new.revision)
         locked[i] = new
-        results.append({"index": i, "preEnrollmentCode": item["preEnrollmentCode"], "dose": new.dose,
-                        "status": "updated", "certificateId": new_id,
+        results.append({"index": i, "preEnrollmentCode": item["preEnrollmentCode"],
+                        "dose": new.dose if kind_name == services.VACCINATION else None, "status": "updated", "certificateId": new_id,
                         "previousCertificateId": old.certificate_id, "revision": new.revision})
     return results
 
@@ -152,6 +155,23 @@ def revoke_doses(code: str, doses: list[int], all_doses: bool, reason: str, acto
         _set_status(cert, REVOKED, reason, now)
         _audit(actor, "revoke", cert, cert.certificate_id, None, reason=reason)
     return [{"dose": c.dose, "certificateId": c.certificate_id, "status": REVOKED} for c in targets]
+
+
+def revoke_certificate(certificate_id: str, reason: str, actor: str) -> Certificate:
+    """Revoke one certificate by id (any kind; for doses DIVOC's dose-run rule applies)."""
+    cert = _locked_certificate(certificate_id)
+    if cert.status == REVOKED:
+        raise Conflict("this certificate is already revoked")
+    if cert.kind == services.VACCINATION:
+        later = db.session.scalar(select(func.count()).select_from(Certificate).where(
+            Certificate.pre_enrollment_code == cert.pre_enrollment_code,
+            Certificate.kind == cert.kind, Certificate.status != REVOKED, Certificate.dose > cert.dose))
+        if later:
+            raise ValidationError("revoke the later doses first", [FieldError(
+                "certificateId", "a later dose is still live; the revoked doses must include the latest")])
+    _set_status(cert, REVOKED, reason, utcnow())
+    _audit(actor, "revoke", cert, cert.certificate_id, None, reason=reason)
+    return cert
 
 
 def _locked_certificate(certificate_id: str) -> Certificate:

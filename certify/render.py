@@ -1,4 +1,4 @@
-"""Vaccination certificate PDF rendering (A4, WeasyPrint).
+"""Vaccination and COVID-19 test certificate PDF rendering (A4, WeasyPrint).
 
 This module is a plain library: no Flask, no ``current_app``. Build one
 :class:`CertificateRenderer` per process (at app/worker start-up) and call
@@ -19,6 +19,11 @@ URL (a refused URL aborts the render with :class:`CertificateRenderError`).
 Fonts come from fontconfig (Debian ``fonts-noto-core``), which covers Latin,
 Devanagari, Tamil and the other Indian scripts; see ``scripts/system-deps.sh``.
 
+Test certificates ("COVID-19 Test Report") use :class:`TestCertificateView` and
+:meth:`CertificateRenderer.render_test_pdf` with ``templates/certificates/test.html``;
+``test.css`` is layered on the vaccination stylesheet, with the same fonts, QR
+size and URL policy.
+
 Languages: ``render_pdf(..., lang="hi")`` picks
 ``templates/certificates/vaccination.hi.html`` (and ``vaccination.hi.css``) when
 they exist, else the shared ``vaccination.html``, whose labels go through
@@ -34,7 +39,7 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -52,9 +57,11 @@ __all__ = [
     "STATUS_PARTIAL",
     "STATUS_PRECAUTION",
     "STATUS_UNKNOWN",
+    "TEST_RESULT_CLASSES",
     "CertificateRenderError",
     "CertificateRenderer",
     "CertificateView",
+    "TestCertificateView",
     "VaxEvent",
     "mask_identity",
 ]
@@ -453,6 +460,173 @@ def _merge_events(current: VaxEvent,
 
 
 # --------------------------------------------------------------------------- #
+# Test certificate view
+# --------------------------------------------------------------------------- #
+
+#: Canonical test result -> value of :attr:`TestCertificateView.result_class`.
+TEST_RESULT_CLASSES: Final = {"Positive": "positive", "Negative": "negative",
+                              "Inconclusive": "inconclusive"}
+
+
+def _parse_moment(value: Any, display_tz: tzinfo) -> datetime | None:
+    """Parse an ISO timestamp into ``display_tz``; naive values are taken as ``display_tz``."""
+    text = _text(value)
+    if not text or len(text) < 16:  # a bare date carries no time of day
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=display_tz)
+    return moment.astimezone(display_tz)
+
+
+def _human_moment(moment: datetime | None) -> str:
+    """``17 Oct 2021, 13:10 IST`` (locale-independent)."""
+    if moment is None:
+        return ""
+    zone = moment.tzname() or ""
+    return f"{_human(moment.date())}, {moment:%H:%M}" + (f" {zone}" if zone else "")
+
+
+@dataclass(frozen=True)
+class TestCertificateView:
+    """Display-ready data of one COVID-19 test certificate (DIVOC ``TestDetails``).
+
+    Every field is a plain string (``""`` when absent). Build it with
+    :meth:`from_credential`; the identity is always masked.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    name: str
+    age: str
+    """Age in whole years on the sample collection date (from ``dob``), or ``""``."""
+    dob: str
+    """Date of birth ``YYYY-MM-DD`` or ``""``."""
+    dob_display: str
+    gender: str
+    nationality: str
+    identity_type: str
+    """e.g. ``"Aadhaar"``, from the ``did:`` method of ``credentialSubject.id``."""
+    identity: str
+    """Masked identity number, e.g. ``"XXXXXXXX1234"``."""
+    beneficiary_id: str
+    """``credentialSubject.refId`` (pre-enrolment code)."""
+    address: str
+    """Person's address on one line."""
+    disease: str
+    test_type: str
+    """e.g. ``RT-PCR``, ``RAT``."""
+    test_name: str
+    manufacturer: str
+    batch: str
+    sample_origin: str
+    sample_collected: str
+    """Sample collection time, ISO 8601 in ``display_tz`` (``2021-10-17T13:10:00+05:30``), or ``""``."""
+    sample_collected_display: str
+    """e.g. ``17 Oct 2021, 13:10 IST``."""
+    result_declared: str
+    """Result time, ISO 8601 in ``display_tz``, or ``""``."""
+    result_declared_display: str
+    result: str
+    """``Positive``, ``Negative``, ``Inconclusive`` (canonical case), another value as given, or ``""``."""
+    result_class: str
+    """``positive``, ``negative``, ``inconclusive`` or ``unknown`` (for styling)."""
+    tested_by: str
+    """``evidence[0].verifier.name``."""
+    facility: str
+    """Facility name."""
+    tested_at: str
+    """Facility name and its one-line address."""
+    certificate_id: str
+    issuer: str
+    issuer_name: str
+    """Issuer name when the credential's issuer is an object with a name, else ``""``."""
+    issuance_date: str
+    issuance_date_display: str
+
+    @classmethod
+    def from_credential(cls, credential: Mapping[str, Any], *,
+                        display_tz: tzinfo = IST) -> TestCertificateView:
+        """Project a signed DIVOC test credential onto the certificate.
+
+        :param credential: the credential dict (``credentialSubject``,
+            ``evidence[0]`` of type ``TestDetails``, ``issuer``...). Missing or
+            empty fields render as blanks.
+        :param display_tz: timestamps are shown in this zone (naive ones are
+            taken to be in it); India Standard Time by default.
+        """
+        subject = _mapping(credential.get("credentialSubject"))
+        evidence_list = credential.get("evidence")
+        if isinstance(evidence_list, list):
+            evidence = _mapping(evidence_list[0] if evidence_list else None)
+        else:
+            evidence = _mapping(evidence_list)
+
+        id_type, raw_identity = _identity_parts(_text(subject.get("id")))
+        if raw_identity and raw_identity == _text(subject.get("refId")):
+            id_type, raw_identity = "", ""
+
+        dob = _parse_date(subject.get("dob"), display_tz)
+        collected = _parse_moment(evidence.get("sampleCollectionTimestamp"), display_tz)
+        declared = _parse_moment(evidence.get("resultTimestamp"), display_tz)
+        age = ""
+        if dob and collected and dob <= collected.date():
+            on = collected.date()
+            age = str(on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day)))
+
+        raw_result = _text(evidence.get("result"))
+        result = next((r for r in TEST_RESULT_CLASSES if r.casefold() == raw_result.casefold()),
+                      raw_result)
+
+        facility = _mapping(evidence.get("facility"))
+        facility_name = _text(facility.get("name"))
+        tested_at = ", ".join(p for p in (facility_name, _one_line_address(facility.get("address"))) if p)
+
+        issuer_value = credential.get("issuer")
+        if isinstance(issuer_value, Mapping):
+            issuer, issuer_name = _text(issuer_value.get("id")), _text(issuer_value.get("name"))
+        else:
+            issuer, issuer_name = _text(issuer_value), ""
+        issued = _parse_date(credential.get("issuanceDate"), display_tz)
+
+        return cls(
+            name=_text(subject.get("name")),
+            age=age,
+            dob=_iso(dob),
+            dob_display=_human(dob),
+            gender=_text(subject.get("gender")),
+            nationality=_text(subject.get("nationality")),
+            identity_type=id_type,
+            identity=mask_identity(raw_identity),
+            beneficiary_id=_text(subject.get("refId")),
+            address=_one_line_address(subject.get("address")),
+            disease=_text(evidence.get("disease")),
+            test_type=_text(evidence.get("testType")),
+            test_name=_text(evidence.get("testName")),
+            manufacturer=_text(evidence.get("manufacturer")),
+            batch=_text(evidence.get("batch")),
+            sample_origin=_text(evidence.get("sampleOrigin")),
+            sample_collected=collected.isoformat() if collected else "",
+            sample_collected_display=_human_moment(collected),
+            result_declared=declared.isoformat() if declared else "",
+            result_declared_display=_human_moment(declared),
+            result=result,
+            result_class=TEST_RESULT_CLASSES.get(result, "unknown"),
+            tested_by=_text(_mapping(evidence.get("verifier")).get("name")),
+            facility=facility_name,
+            tested_at=tested_at,
+            certificate_id=_text(evidence.get("certificateId")),
+            issuer=issuer,
+            issuer_name=issuer_name,
+            issuance_date=_iso(issued),
+            issuance_date_display=_human(issued),
+        )
+
+
+# --------------------------------------------------------------------------- #
 # Renderer
 # --------------------------------------------------------------------------- #
 
@@ -511,6 +685,9 @@ class CertificateRenderer:
     """
 
     template_name: Final = "vaccination"
+    #: Template (and extra stylesheet) of COVID-19 test certificates; its
+    #: stylesheet is layered on top of the vaccination one.
+    test_template_name: Final = "test"
 
     def __init__(
         self,
@@ -538,6 +715,7 @@ class CertificateRenderer:
         self._fetcher = _DataURLOnlyFetcher()
         self._lock = threading.Lock()
         self._css_cache: dict[str, tuple[CSS, ...]] = {}
+        self._test_css_cache: dict[str, tuple[CSS, ...]] = {}
         self._translations: dict[str, gettext.NullTranslations] = {}
         # Parse the shared stylesheet and compile the default template up front.
         base = self._parse_css(f"{self.template_name}.css")
@@ -546,8 +724,8 @@ class CertificateRenderer:
 
     # -- per-language resources (cached) ------------------------------------ #
 
-    def _template(self, lang: str) -> jinja2.Template:
-        base = f"certificates/{self.template_name}"
+    def _template(self, lang: str, name: str | None = None) -> jinja2.Template:
+        base = f"certificates/{name or self.template_name}"
         return self._env.select_template([f"{base}.{lang}.html", f"{base}.html"])
 
     def _parse_css(self, name: str) -> CSS | None:
@@ -566,6 +744,19 @@ class CertificateRenderer:
             self._css_cache[lang] = cached
         return cached
 
+    def _test_stylesheets(self, lang: str) -> tuple[CSS, ...]:
+        """Vaccination stylesheets plus ``test.css`` and ``test.<lang>.css``, parsed once."""
+        cached = self._test_css_cache.get(lang)
+        if cached is None:
+            extra = tuple(
+                css for css in (self._parse_css(f"{self.test_template_name}.css"),
+                                self._parse_css(f"{self.test_template_name}.{lang}.css"))
+                if css is not None
+            )
+            cached = self._stylesheets(lang) + extra
+            self._test_css_cache[lang] = cached
+        return cached
+
     def _gettext(self, lang: str) -> gettext.NullTranslations:
         cached = self._translations.get(lang)
         if cached is None:
@@ -578,16 +769,20 @@ class CertificateRenderer:
 
     def render_html(self, context: CertificateView, qr_png: bytes, lang: str = "en") -> str:
         """Return the certificate's HTML (what :meth:`render_pdf` lays out)."""
+        return self._render_html(self.template_name, context, context.issuer_name, qr_png, lang)
+
+    def _render_html(self, template_name: str, view: Any, issuer_name: str,
+                     qr_png: bytes, lang: str) -> str:
         if not _LANG_RE.match(lang):
             raise ValueError(f"invalid language code: {lang!r}")
         translations = self._gettext(lang)
         png = _qr_png_for_pdf(qr_png)
         qr_uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        return self._template(lang).render(
-            cert=context,
+        return self._template(lang, template_name).render(
+            cert=view,
             qr_data_uri=qr_uri,
             lang=lang,
-            issuer_heading=context.issuer_name or self._issuer_name,
+            issuer_heading=issuer_name or self._issuer_name,
             verify_url=self._verify_url,
             slogan=self._slogan,
             _=translations.gettext,
@@ -605,8 +800,33 @@ class CertificateRenderer:
         :raises CertificateRenderError: WeasyPrint failed (e.g. a non-data URL).
         """
         html = self.render_html(context, qr_png, lang)
+        return self._write_pdf(html, lang, self._stylesheets)
+
+    def render_test_html(self, view: TestCertificateView, qr_png: bytes, lang: str = "en") -> str:
+        """Return the test certificate's HTML (what :meth:`render_test_pdf` lays out)."""
+        return self._render_html(self.test_template_name, view, view.issuer_name, qr_png, lang)
+
+    def render_test_pdf(self, view: TestCertificateView, qr_png: bytes, lang: str = "en") -> bytes:
+        """Render one COVID-19 test certificate ("COVID-19 Test Report") to PDF bytes.
+
+        Same page (A4, one page), fonts, QR size (2.5 in), URL policy and
+        language selection as :meth:`render_pdf`, with the template
+        ``templates/certificates/test[.<lang>].html`` and ``test.css`` layered
+        on the vaccination stylesheet.
+
+        :param view: the certificate data (:meth:`TestCertificateView.from_credential`).
+        :param qr_png: PNG bytes of the QR code; printed at 2.5 in × 2.5 in.
+        :param lang: language code selecting template, stylesheet and catalog.
+        :raises ValueError: bad ``lang`` or ``qr_png`` is not a PNG.
+        :raises CertificateRenderError: WeasyPrint failed (e.g. a non-data URL).
+        """
+        html = self.render_test_html(view, qr_png, lang)
+        return self._write_pdf(html, lang, self._test_stylesheets)
+
+    def _write_pdf(self, html: str, lang: str,
+                   stylesheets_for: Callable[[str], tuple[CSS, ...]]) -> bytes:
         with self._lock:
-            stylesheets = self._stylesheets(lang)
+            stylesheets = stylesheets_for(lang)
             try:
                 document = HTML(string=html, url_fetcher=self._fetcher)
                 pdf: bytes | None = document.write_pdf(stylesheets=list(stylesheets),

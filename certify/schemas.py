@@ -178,3 +178,96 @@ def validate_certify_batch(body: Any, max_items: int, today: dt.date) -> list[Fi
     for i, item in enumerate(body):
         errors.extend(validate_certify_item(item, f"[{i}]", today))
     return errors
+
+
+# --------------------------------------------------------------------------- #
+# COVID-19 test certificates (DIVOC TestCertificationRequest, POST /v1/test/certify)
+# --------------------------------------------------------------------------- #
+
+_TEST_DETAIL_TEXT_KEYS = ("batch", "testName", "testType", "disease", "manufacturer", "sampleOrigin")
+_TIMESTAMP_REASON = "must be a date-time as YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM]"
+
+
+def _test_timestamp(c: _Checker, data: dict, key: str, path: str, required: bool,
+                    today: dt.date) -> dt.datetime | None:
+    """A test date-time (time part required; no offset means IST), not in the future."""
+    from certify.credentials.testcert import parse_timestamp
+
+    value = c.text(data, key, path, required, max_len=64)
+    if value is None:
+        return None
+    moment = parse_timestamp(value)
+    if moment is None:
+        c.fail(f"{path}.{key}", _TIMESTAMP_REASON)
+        return None
+    if moment.date() > today + dt.timedelta(days=1):
+        c.fail(f"{path}.{key}", "must not be in the future")
+    return moment
+
+
+def validate_test_item(item: Any, path: str, today: dt.date) -> list[FieldError]:
+    """Return every problem with one test certification request item (empty when valid).
+
+    ``testDetails.result`` is matched case-insensitively (``negative`` is fine;
+    the credential builder stores the canonical ``Negative``).  Timestamps need
+    a time of day; ``resultTimestamp`` must not be before
+    ``sampleCollectionTimestamp``.
+    """
+    from certify.credentials.testcert import TEST_RESULTS, canonical_test_result
+
+    c = _Checker()
+    if not isinstance(item, dict):
+        return [FieldError(path or "$", "must be an object")]
+    c.text(item, "preEnrollmentCode", path, required=True, max_len=100)
+    if item.get("meta") is not None and not isinstance(item["meta"], dict):
+        c.fail(f"{path}.meta", "must be an object")
+
+    recipient = c.obj(item, "recipient", path, required=True)
+    if recipient is not None:
+        rp = f"{path}.recipient"
+        c.text(recipient, "name", rp, required=True, max_len=200)
+        dob = c.date(recipient, "dob", rp)
+        if dob and dob > today:
+            c.fail(f"{rp}.dob", "must not be in the future")
+        for key in ("gender", "nationality", "identity"):
+            c.text(recipient, key, rp, max_len=200)
+        c.text_list(recipient, "contact", rp)
+        c.address(recipient, rp)
+
+    details = c.obj(item, "testDetails", path, required=True)
+    if details is not None:
+        tp = f"{path}.testDetails"
+        for key in _TEST_DETAIL_TEXT_KEYS:
+            c.text(details, key, tp, max_len=200)
+        collected = _test_timestamp(c, details, "sampleCollectionTimestamp", tp, True, today)
+        resulted = _test_timestamp(c, details, "resultTimestamp", tp, False, today)
+        if collected and resulted and resulted < collected:
+            c.fail(f"{tp}.resultTimestamp", "must not be before sampleCollectionTimestamp")
+        result = details.get("result")
+        if result is None or result == "":
+            c.fail(f"{tp}.result", "is required" if result is None else "must not be empty")
+        elif canonical_test_result(result) is None:
+            c.fail(f"{tp}.result", f"must be one of {', '.join(TEST_RESULTS)}")
+
+    verifier = c.obj(item, "verifier", path, required=False)
+    if verifier is not None:
+        c.text(verifier, "name", f"{path}.verifier", max_len=200)
+    facility = c.obj(item, "facility", path, required=True)
+    if facility is not None:
+        c.text(facility, "name", f"{path}.facility", required=True, max_len=200)
+        c.address(facility, f"{path}.facility")
+    return c.errors
+
+
+def validate_test_batch(body: Any, max_items: int, today: dt.date) -> list[FieldError]:
+    """Validate a JSON array of test certification requests; every problem with its path."""
+    if not isinstance(body, list):
+        return [FieldError("$", "must be a JSON array of test certification requests")]
+    if not body:
+        return [FieldError("$", "must contain at least one test certification request")]
+    if len(body) > max_items:
+        return [FieldError("$", f"has {len(body)} items; at most {max_items} are allowed per request")]
+    errors: list[FieldError] = []
+    for i, item in enumerate(body):
+        errors.extend(validate_test_item(item, f"[{i}]", today))
+    return errors

@@ -78,9 +78,9 @@ class Kind:
     def event_key(self, item: dict) -> str:
         if self.name == VACCINATION:
             return str(item["vaccination"]["dose"])
-        from .credentials import test_event_key
+        from .credentials import sample_event_key
 
-        return test_event_key(item)
+        return sample_event_key(item)
 
     def dose(self, item: dict) -> int:
         return item["vaccination"]["dose"] if self.name == VACCINATION else 0

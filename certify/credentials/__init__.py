@@ -88,3 +88,26 @@ __all__ = [
     "unpack_qr_payload",
     "verify_credential",
 ]
+
+# COVID-19 test-result certificates (test-certificate context v1).
+from .testcert import (
+    DEFAULT_DISEASE,
+    TEST_CREDENTIAL_TYPE,
+    TEST_RESULTS,
+    build_test_credential,
+    canonical_test_result,
+    normalise_timestamp,
+    parse_timestamp,
+    sample_event_key,
+)
+
+__all__ += [
+    "DEFAULT_DISEASE",
+    "TEST_CREDENTIAL_TYPE",
+    "TEST_RESULTS",
+    "build_test_credential",
+    "canonical_test_result",
+    "normalise_timestamp",
+    "parse_timestamp",
+    "sample_event_key",
+]

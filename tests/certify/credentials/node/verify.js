@@ -2,11 +2,14 @@
 //
 // stdin: {"groups": [{"config": {...setDocumentLoader config...},
 //                     "contexts": {"<url>": "v1" | "v2"},
+//                     "documents": {"<url>": {...JSON-LD document...}},  (optional)
 //                     "credentials": [ ... ]}]}
 // stdout: one JSON line {"results": [[{"verified": bool, "error": str|null}, ...], ...]}
 //
 // The vaccination contexts come from the `vaccination-context` npm package
 // (not from our bundled copies) so the check is independent of our files.
+// Other contexts (e.g. DIVOC's test-certificate context, which that package
+// does not ship) are passed as whole documents in "documents".
 'use strict';
 
 const realWrite = process.stdout.write.bind(process.stdout);
@@ -42,6 +45,7 @@ async function main() {
     for (const [url, which] of Object.entries(group.contexts || {})) {
       mapping[url] = which === 'v1' ? vaccinationContext : vaccinationContextV2;
     }
+    Object.assign(mapping, group.documents || {});
     setDocumentLoader(mapping, group.config);
     const results = [];
     for (const credential of group.credentials) {
