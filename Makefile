@@ -7,7 +7,7 @@ export FLASK_APP := wsgi
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: run test deps test-deps system-deps worker bench lint clean
+.PHONY: run test deps test-deps system-deps translations extract-messages worker bench lint vendor clean
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -20,9 +20,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/activate
 system-deps:
 	sh scripts/system-deps.sh
 
-deps: system-deps $(VENV)/.installed
+deps: system-deps $(VENV)/.installed translations
 
-test-deps: $(VENV)/.installed
+## Compile the Babel catalogs (translations/<ll>/LC_MESSAGES/messages.po -> .mo); part of every build.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -d translations
+
+## Re-extract UI strings and merge them into every catalog (run after changing strings).
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations
+
+test-deps: $(VENV)/.installed translations
 	sh scripts/system-deps.sh --test
 
 ## make run: SQLite under instance/, jobs inline, demo data, http://127.0.0.1:5000
@@ -49,3 +58,7 @@ clean:
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check --select F,E9,I core certify portal facility tests bench worker.py wsgi.py
+
+## Rebuild the in-browser verifier (static/vendor/: divoc-verifier.js, zxing_reader.wasm, licences) from frontend/.
+vendor:
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && node build.mjs

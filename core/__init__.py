@@ -55,6 +55,9 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=os.path.join(root, "translations"))
     htmx.init_app(app)
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
     login_manager.user_loader(_load_user)
     login_manager.login_view = "core.login"
 

@@ -9,7 +9,8 @@
 #   - poppler-utils: pdftotext / pdfimages / pdftoppm used by the tests.
 # Idempotent and fast when everything is present (only dpkg-query runs).
 #   - with --test: Node.js and npm, for the cross-check with DIVOC's own verifier
-#     library (installed only when `node`/`npm` are not on PATH).
+#     library (installed only when `node`/`npm` are not on PATH), and chromium for
+#     the browser tests of /verify (only when /usr/bin/chromium is missing).
 # Usage: sh scripts/system-deps.sh [--test]   (root installs; others get the command)
 set -eu
 
@@ -26,6 +27,8 @@ done
 if [ "${1:-}" = "--test" ]; then
     command -v node >/dev/null 2>&1 || missing="$missing nodejs"
     command -v npm >/dev/null 2>&1 || missing="$missing npm"
+    # the browser tests (tests/browser) drive Debian's chromium; `playwright install` is not used
+    [ -x /usr/bin/chromium ] || missing="$missing chromium"
 fi
 
 if [ -z "$missing" ]; then

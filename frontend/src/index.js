@@ -1,0 +1,299 @@
+// DivocVerifier: verify DIVOC vaccination certificates in the browser,
+// offline, against a trust document and a revocation list from the server.
+//
+//   await DivocVerifier.decodeQR(imageDataOrBlob)  -> Uint8Array | null
+//   DivocVerifier.unpack(bytes)                    -> credential (throws PayloadError)
+//   await DivocVerifier.verify(credential, trust, revocations)
+//   await DivocVerifier.verifyPayload(bytes, trust, revocations)   (unpack + verify)
+//       -> {status: 'valid'|'revoked'|'suspended'|'invalid',
+//           reasons: [{code, message, ...}], warnings: [{code, message, ...}],
+//           certificate: {...} | null, revocation: {...} | null}
+//
+// verify() never throws and never touches the network.
+import {canonize, staticLoader, CanonError} from './canon.js';
+import {base64UrlDecode, concatBytes, sha256, verifyEd25519, verifyRsaPss} from './crypto.js';
+import {unpack, PayloadError, MAX_UNCOMPRESSED} from './unpack.js';
+import {decodeQR, preloadDecoder, setWasmUrl, QRError} from './qr.js';
+
+const LRU = require('lru-cache');
+
+export {unpack, decodeQR, preloadDecoder, setWasmUrl, MAX_UNCOMPRESSED};
+
+export const CREDENTIALS_V1 = 'https://www.w3.org/2018/credentials/v1';
+export const SECURITY_V2 = 'https://w3id.org/security/v2';
+const CREDENTIAL_TYPE = 'ProofOfVaccinationCredential';
+
+const PROOF_TYPES = {
+  Ed25519Signature2018: {alg: 'EdDSA', keyType: 'Ed25519VerificationKey2018'},
+  RsaSignature2018: {alg: 'PS256', keyType: 'RsaVerificationKey2018'},
+};
+
+class Invalid extends Error {
+  constructor(code, message, extra) {
+    super(message);
+    this.code = code;
+    this.extra = extra || {};
+  }
+}
+
+const reason = (code, message, extra) => ({code, message, ...(extra || {})});
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const asArray = (v) => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]);
+const text = (v) => (v === undefined || v === null ? '' : typeof v === 'object' ? '' : String(v));
+
+// One context cache per trust document: contexts are processed once.
+const caches = new WeakMap();
+function cacheFor(trust) {
+  let cache = caches.get(trust);
+  if (!cache) {
+    cache = new LRU({max: 100});
+    caches.set(trust, cache);
+  }
+  return cache;
+}
+
+function hasNestedContext(value, depth) {
+  if (depth > 64) return true; // absurdly deep: refuse
+  if (Array.isArray(value)) return value.some((v) => hasNestedContext(v, depth + 1));
+  if (isObject(value)) {
+    return Object.keys(value).some((k) => k === '@context' || hasNestedContext(value[k], depth + 1));
+  }
+  return false;
+}
+
+/** Structural checks: a DIVOC vaccination credential with trusted contexts only. */
+function checkShape(credential, trust) {
+  if (!isObject(credential)) throw new Invalid('not_divoc', 'this is not a vaccination certificate (not a JSON object)');
+  const ctx = credential['@context'];
+  if (!Array.isArray(ctx) || ctx[0] !== CREDENTIALS_V1 || ctx.length < 2 || !ctx.every((c) => typeof c === 'string')) {
+    throw new Invalid('not_divoc', 'this is not a DIVOC vaccination certificate (wrong @context)');
+  }
+  const known = (trust && trust.contexts) || {};
+  for (const url of ctx) {
+    if (!Object.prototype.hasOwnProperty.call(known, url)) {
+      throw new Invalid('unknown_context', `this certificate uses a context this verifier does not trust: ${url}`, {url});
+    }
+  }
+  // Inline contexts could re-map terms (show one name, sign another): refuse.
+  const {'@context': _top, ...rest} = credential;
+  if (hasNestedContext(rest, 0)) {
+    throw new Invalid('not_divoc', 'this certificate redefines its vocabulary (embedded @context)');
+  }
+  const types = asArray(credential.type);
+  if (!types.includes('VerifiableCredential') || !types.includes(CREDENTIAL_TYPE)) {
+    throw new Invalid('not_divoc', `this is not a vaccination certificate (type ${types.join(', ') || 'missing'})`);
+  }
+  if (!isObject(credential.credentialSubject)) {
+    throw new Invalid('not_divoc', 'this certificate has no credential subject');
+  }
+}
+
+function checkProof(credential) {
+  const proof = credential.proof;
+  if (!isObject(proof)) throw new Invalid('no_signature', 'this certificate is not signed (no proof)');
+  const spec = PROOF_TYPES[proof.type];
+  if (!spec) throw new Invalid('unsupported_signature', `unsupported signature type ${text(proof.type) || 'missing'}`);
+  if (proof.proofPurpose !== 'assertionMethod') {
+    throw new Invalid('bad_signature', `the signature has the wrong purpose (${text(proof.proofPurpose) || 'missing'})`);
+  }
+  const jws = proof.jws;
+  const parts = typeof jws === 'string' ? jws.split('.') : [];
+  if (parts.length !== 3 || parts[1] !== '' || !parts[0] || !parts[2]) {
+    throw new Invalid('bad_signature', 'the signature is malformed (expected a detached JWS)');
+  }
+  let header;
+  let signature;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', {fatal: true}).decode(base64UrlDecode(parts[0])));
+    signature = base64UrlDecode(parts[2]);
+  } catch (_) {
+    throw new Invalid('bad_signature', 'the signature is malformed (JWS is not base64url JSON)');
+  }
+  if (!isObject(header) || header.alg !== spec.alg || header.b64 !== false ||
+      !Array.isArray(header.crit) || !header.crit.includes('b64')) {
+    throw new Invalid('bad_signature', `the signature header is not ${spec.alg} with b64=false`);
+  }
+  return {proof, spec, encodedHeader: parts[0], signature};
+}
+
+function findKey(trust, proof, spec) {
+  const keys = (trust && Array.isArray(trust.keys)) ? trust.keys : [];
+  const vm = proof.verificationMethod;
+  const named = keys.filter((k) => isObject(k) && k.id === vm);
+  if (!named.length) throw new Invalid('unknown_key', `the certificate was signed with a key this verifier does not trust (${text(vm) || 'none'})`, {key: text(vm)});
+  const key = named.find((k) => k.type === spec.keyType);
+  if (!key) throw new Invalid('unknown_key', `key ${vm} is not a trusted ${spec.keyType}`, {key: text(vm)});
+  return key;
+}
+
+/** The bytes DIVOC signs: b64url(header) "." SHA256(c14n proof options) SHA256(c14n document). */
+export async function signedBytes(credential, proof, encodedHeader, trust) {
+  const documentLoader = staticLoader((trust && trust.contexts) || {});
+  const sharedCache = cacheFor(trust);
+  const {jws: _j, signatureValue: _s, proofValue: _p, ...options} = proof;
+  options['@context'] = SECURITY_V2;
+  const {proof: _proof, ...document} = credential;
+  const proofNQuads = await canonize(options, {documentLoader, sharedCache});
+  const docNQuads = await canonize(document, {documentLoader, sharedCache});
+  const enc = new TextEncoder();
+  return concatBytes(enc.encode(encodedHeader + '.'), sha256(enc.encode(proofNQuads)), sha256(enc.encode(docNQuads)));
+}
+
+/** The certificate id a revocation list names: evidence[0].certificateId (else the evidence id's tail). */
+export function certificateIdOf(credential) {
+  const ev = isObject(credential) ? asArray(credential.evidence)[0] : null;
+  if (!isObject(ev)) return '';
+  if (ev.certificateId !== undefined && ev.certificateId !== '') return text(ev.certificateId);
+  const id = text(ev.id);
+  const tail = id.slice(id.lastIndexOf('/') + 1);
+  return tail && tail !== 'undefined' ? decodeURIComponent(tail) : '';
+}
+
+/** Holder and vaccination details to compare with an ID document. */
+export function summarize(credential) {
+  if (!isObject(credential)) return null;
+  const s = isObject(credential.credentialSubject) ? credential.credentialSubject : {};
+  const ev = asArray(credential.evidence).find(isObject) || {};
+  const fac = isObject(ev.facility) ? ev.facility : {};
+  const addr = isObject(fac.address) ? fac.address : {};
+  const place = [fac.name, addr.city || addr.district, addr.addressRegion].map(text).filter(Boolean);
+  return {
+    name: text(s.name),
+    age: text(s.age),
+    dob: text(s.dob),
+    gender: text(s.gender || s.sex),
+    nationality: text(s.nationality),
+    refId: text(s.refId),
+    certificateId: certificateIdOf(credential),
+    vaccine: text(ev.vaccine),
+    manufacturer: text(ev.manufacturer),
+    batch: text(ev.batch),
+    dose: text(ev.dose),
+    totalDoses: text(ev.totalDoses),
+    date: text(ev.date),
+    effectiveUntil: text(ev.effectiveUntil),
+    facility: place.join(', '),
+    vaccinator: text(isObject(ev.verifier) ? ev.verifier.name : ''),
+    issuer: text(isObject(credential.issuer) ? credential.issuer.id : credential.issuer),
+    issuanceDate: text(credential.issuanceDate),
+  };
+}
+
+/** The revocation-list entry for a certificate id, or null. */
+export function revocationEntry(certificateId, revocations) {
+  if (!certificateId || !revocations || !Array.isArray(revocations.entries)) return null;
+  let found = null;
+  for (const e of revocations.entries) {
+    if (isObject(e) && e.certificateId === certificateId) {
+      // "revoked" wins over "suspended" if both appear
+      if (!found || e.status === 'revoked') found = e;
+    }
+  }
+  return found;
+}
+
+function revocationWarnings(revocations, now) {
+  if (!isObject(revocations) || !Array.isArray(revocations.entries)) {
+    return [reason('revocation_list_missing', 'the revocation list is not available: revoked certificates may show as valid')];
+  }
+  const next = Date.parse(revocations.nextUpdate);
+  if (Number.isFinite(next) && now > next) {
+    return [reason('revocation_list_stale', `the revocation list is out of date (next update was due ${revocations.nextUpdate})`, {nextUpdate: revocations.nextUpdate})];
+  }
+  return [];
+}
+
+/**
+ * Verify a credential (a parsed JSON object).  Resolves to a result object;
+ * never rejects.
+ */
+export async function verify(credential, trust, revocations, {now = Date.now()} = {}) {
+  try {
+    if (!isObject(trust) || !Array.isArray(trust.keys) || !isObject(trust.contexts)) {
+      return {status: 'invalid', reasons: [reason('trust_missing', 'the verifier has no trust list yet: open this page once while online')], warnings: [], certificate: null, revocation: null};
+    }
+    checkShape(credential, trust);
+    const {proof, spec, encodedHeader, signature} = checkProof(credential);
+    const key = findKey(trust, proof, spec);
+    let data;
+    try {
+      data = await signedBytes(credential, proof, encodedHeader, trust);
+    } catch (err) {
+      if (err instanceof CanonError && err.code === 'unknown_context') {
+        throw new Invalid('unknown_context', `this certificate uses a context this verifier does not trust: ${err.details.url}`, err.details);
+      }
+      throw new Invalid('bad_signature', `the certificate cannot be checked: ${err.message || err}`);
+    }
+    let ok;
+    if (proof.type === 'Ed25519Signature2018') {
+      if (!key.publicKeyBase58) throw new Invalid('unknown_key', `key ${key.id} has no publicKeyBase58`);
+      ok = verifyEd25519(signature, data, key.publicKeyBase58);
+    } else {
+      if (!key.publicKeyPem) throw new Invalid('unknown_key', `key ${key.id} has no publicKeyPem`);
+      ok = await verifyRsaPss(signature, data, key.publicKeyPem);
+    }
+    if (!ok) throw new Invalid('bad_signature', 'the signature does not match: the certificate was changed after it was issued, or is forged');
+
+    const certificate = summarize(credential);
+    const warnings = revocationWarnings(revocations, now);
+    const entry = revocationEntry(certificate.certificateId, revocations);
+    if (entry && (entry.status === 'revoked' || entry.status === 'suspended')) {
+      const when = text(entry.time);
+      const why = text(entry.reason);
+      const until = entry.status === 'suspended' ? text(entry.until) : '';
+      const verb = entry.status === 'revoked' ? 'revoked' : 'suspended';
+      const message = `this certificate was ${verb}${when ? ' at ' + when : ''}${until ? ' until ' + until : ''}${why ? ': ' + why : ''}`;
+      return {
+        status: entry.status,
+        reasons: [reason(entry.status, message, {time: when, reason: why, until})],
+        warnings,
+        certificate,
+        revocation: {status: entry.status, time: when, reason: why, until},
+      };
+    }
+    return {status: 'valid', reasons: [], warnings, certificate, revocation: null};
+  } catch (err) {
+    if (err instanceof Invalid) {
+      return {status: 'invalid', reasons: [reason(err.code, err.message, err.extra)], warnings: [], certificate: null, revocation: null};
+    }
+    if (err && err.code === 'crypto_unavailable') {
+      return {status: 'invalid', reasons: [reason('crypto_unavailable', err.message)], warnings: [], certificate: null, revocation: null};
+    }
+    return {status: 'invalid', reasons: [reason('error', `the certificate could not be checked: ${(err && err.message) || err}`)], warnings: [], certificate: null, revocation: null};
+  }
+}
+
+/** Unpack a scanned QR payload (bytes or text) and verify it.  Never rejects. */
+export async function verifyPayload(payload, trust, revocations, options) {
+  let credential;
+  try {
+    credential = unpack(payload);
+  } catch (err) {
+    const message = err instanceof PayloadError ? err.message : String((err && err.message) || err);
+    return {status: 'invalid', reasons: [reason('unreadable_qr', `the QR code does not hold a certificate: ${message}`)], warnings: [], certificate: null, revocation: null};
+  }
+  return verify(credential, trust, revocations, options);
+}
+
+/**
+ * Decode an image (ImageData, Blob/File) and verify the certificate in it.
+ * Never rejects; status 'invalid' with reason 'no_qr' when no QR is found.
+ */
+export async function verifyImage(image, trust, revocations, options) {
+  let bytes;
+  try {
+    bytes = await decodeQR(image);
+  } catch (err) {
+    const code = err instanceof QRError ? err.code : 'unreadable_qr';
+    return {status: 'invalid', reasons: [reason(code, (err && err.message) || String(err))], warnings: [], certificate: null, revocation: null};
+  }
+  if (!bytes) {
+    return {status: 'invalid', reasons: [reason('no_qr', 'no QR code was found in the image')], warnings: [], certificate: null, revocation: null};
+  }
+  return verifyPayload(bytes, trust, revocations, options);
+}
+
+/** URDNA2015 N-Quads of a document, with the trust document's contexts (as DIVOC signs them). */
+export function canonicalize(document, trust) {
+  return canonize(document, {documentLoader: staticLoader((trust && trust.contexts) || {}), sharedCache: cacheFor(trust)});
+}

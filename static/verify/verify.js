@@ -1,0 +1,375 @@
+// The /verify page: camera scanning, image upload, offline trust and
+// revocation data, and the result panel.  Verification itself is
+// DivocVerifier (static/vendor/divoc-verifier.js); nothing scanned leaves the
+// device.  Strings come translated from the template (#verify-i18n).
+(function () {
+  'use strict';
+
+  var root = document.querySelector('.verify');
+  if (!root) return;
+  var V = window.DivocVerifier;
+  var T = JSON.parse(document.getElementById('verify-i18n').textContent);
+  var lang = root.lang || document.documentElement.lang || 'en';
+  var cfg = root.dataset;
+  var SCAN_TIMEOUT = Math.max(5, parseInt(cfg.scanTimeout, 10) || 30);
+  var STORE = 'divoc-verify:';
+
+  var $ = function (id) { return document.getElementById(id); };
+  var els = {
+    start: $('scan-start'), scanner: $('scanner'), video: $('scan-video'), scanStatus: $('scan-status'),
+    stop: $('scan-stop'), timeout: $('scan-timeout'), timeoutText: $('scan-timeout-text'), retry: $('scan-retry'),
+    cameraError: $('camera-error'), upload: $('qr-upload'), busy: $('verify-busy'), result: $('verify-result'),
+    syncText: $('sync-text'), sync: $('sync-status'), tpl: $('verify-result-template'),
+  };
+  var state = {trust: null, revocations: null, listCached: false, stream: null, scanning: false, deadline: 0, lastSecond: -1};
+
+  function fill(text, vars) {
+    return String(text).replace(/\{(\w+)\}/g, function (m, k) {
+      return vars && Object.prototype.hasOwnProperty.call(vars, k) ? String(vars[k]) : m;
+    });
+  }
+
+  // ---------------------------------------------------------------- dates
+  function formatDate(value, withTime) {
+    if (!value) return '';
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+    var opts = withTime ? {dateStyle: 'medium', timeStyle: 'short'} : {dateStyle: 'medium'};
+    var date;
+    if (m) {
+      date = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+      opts.timeZone = 'UTC';
+    } else {
+      date = new Date(value);
+    }
+    if (isNaN(date.getTime())) return value;
+    try {
+      return new Intl.DateTimeFormat(lang, opts).format(date);
+    } catch (e) {
+      return value;
+    }
+  }
+
+  function timeAgo(iso) {
+    var then = Date.parse(iso);
+    if (!isFinite(then)) return '';
+    var seconds = Math.round((Date.now() - then) / 1000);
+    if (seconds < 45) return T.just_now;
+    var units = [['day', 86400], ['hour', 3600], ['minute', 60]];
+    for (var i = 0; i < units.length; i++) {
+      if (seconds >= units[i][1] || units[i][0] === 'minute') {
+        var n = Math.max(1, Math.round(seconds / units[i][1]));
+        try {
+          return new Intl.RelativeTimeFormat(lang, {numeric: 'auto'}).format(-n, units[i][0]);
+        } catch (e) {
+          return n + ' ' + units[i][0] + (n === 1 ? '' : 's') + ' ago';
+        }
+      }
+    }
+    return '';
+  }
+
+  // ------------------------------------------------- trust + revocation list
+  function remember(key, value) {
+    try { localStorage.setItem(STORE + key, JSON.stringify(value)); } catch (e) { /* private mode, full */ }
+  }
+
+  function recall(key) {
+    try { return JSON.parse(localStorage.getItem(STORE + key) || 'null'); } catch (e) { return null; }
+  }
+
+  // -> {doc, fetchedAt, cached}.  Goes through the service worker: network
+  // first, its cache when offline (it marks those X-Divoc-Source: cache and
+  // stamps X-Divoc-Fetched-At when the server last confirmed the document).
+  function load(url, key) {
+    return fetch(url, {cache: 'no-cache', credentials: 'same-origin'}).then(function (r) {
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      var fetchedAt = r.headers.get('X-Divoc-Fetched-At') || new Date().toISOString();
+      var cached = r.headers.get('X-Divoc-Source') === 'cache';
+      return r.json().then(function (doc) {
+        var entry = {doc: doc, fetchedAt: fetchedAt, cached: cached};
+        remember(key, {doc: doc, fetchedAt: fetchedAt});
+        return entry;
+      });
+    }).catch(function () {
+      var saved = recall(key); // no service worker (or nothing cached): the last copy we saw
+      return saved && saved.doc ? {doc: saved.doc, fetchedAt: saved.fetchedAt, cached: true} : null;
+    });
+  }
+
+  // The list as of when the server last confirmed it: a 304 revalidation keeps
+  // the old body, so thisUpdate/nextUpdate move with the confirmation time.
+  function effectiveList(entry) {
+    var list = entry.doc;
+    var confirmed = Date.parse(entry.fetchedAt);
+    var issued = Date.parse(list.thisUpdate);
+    var next = Date.parse(list.nextUpdate);
+    if (!isFinite(confirmed) || !isFinite(issued) || confirmed <= issued) return list;
+    var copy = Object.assign({}, list, {thisUpdate: new Date(confirmed).toISOString()});
+    if (isFinite(next)) copy.nextUpdate = new Date(confirmed + Math.max(0, next - issued)).toISOString();
+    return copy;
+  }
+
+  function sync() {
+    return Promise.all([load(cfg.trustUrl, 'trust'), load(cfg.revocationUrl, 'revocations')]).then(function (got) {
+      if (got[0]) state.trust = got[0].doc;
+      if (got[1] && got[1].doc && Array.isArray(got[1].doc.entries)) {
+        state.revocations = effectiveList(got[1]);
+        state.listCached = got[1].cached;
+      }
+      showSync();
+    });
+  }
+
+  function showSync() {
+    var list = state.revocations;
+    var offline = navigator.onLine === false || !!state.listCached;
+    els.sync.classList.toggle('sync-status--offline', offline);
+    els.sync.classList.toggle('sync-status--missing', !list);
+    if (!list || !list.thisUpdate) {
+      els.syncText.textContent = state.trust ? T.sync.never : T.reasons.trust_missing;
+      return;
+    }
+    els.syncText.textContent = fill(offline ? T.sync.offline : T.sync.updated, {ago: timeAgo(list.thisUpdate)});
+  }
+
+  // ------------------------------------------------------------ the result
+  function reasonText(r) {
+    if (r.code === 'revoked' || r.code === 'suspended') {
+      var text = r.until ? fill(T.reasons.suspended_until, {until: formatDate(r.until, true)})
+        : r.time ? fill(T.reasons[r.code], {time: formatDate(r.time, true)}) : T.status[r.code];
+      return r.reason ? text + ' ' + fill(T.reasons.revoked_reason, {reason: r.reason}) : text;
+    }
+    return T.reasons[r.code] || r.message;
+  }
+
+  function issuerLabel(issuer) {
+    try {
+      var u = new URL(issuer);
+      if (u.protocol === 'https:' || u.protocol === 'http:') return u.host;
+    } catch (e) { /* not a URL */ }
+    return issuer;
+  }
+
+  function showResult(result) {
+    setBusy('');
+    var node = els.tpl.content.cloneNode(true);
+    var article = node.querySelector('.result');
+    var status = result.status in T.status ? result.status : 'invalid';
+    article.setAttribute('data-status', status);
+    article.classList.add('result--' + status);
+    node.querySelector('[data-slot="title"]').textContent = T.status[status];
+    node.querySelector('[data-slot="summary"]').textContent = T.summary[status];
+    if (status !== 'valid') node.querySelector('[data-slot="contact"]').textContent = T.contact;
+
+    var reasons = node.querySelector('[data-slot="reasons"]');
+    (result.reasons || []).forEach(function (r) {
+      var li = document.createElement('li');
+      li.textContent = reasonText(r);
+      li.setAttribute('data-code', r.code);
+      reasons.appendChild(li);
+    });
+    var warnings = node.querySelector('[data-slot="warnings"]');
+    (result.warnings || []).forEach(function (w) {
+      var li = document.createElement('li');
+      li.textContent = T.warnings[w.code] || w.message;
+      warnings.appendChild(li);
+    });
+
+    var c = result.certificate;
+    if (c) {
+      var values = {
+        name: c.name, age: c.age, gender: c.gender, dob: formatDate(c.dob),
+        certificateId: c.certificateId, vaccine: c.vaccine,
+        dose: c.dose && c.totalDoses ? fill(T.dose, {dose: c.dose, total: c.totalDoses}) : c.dose,
+        date: formatDate(c.date), facility: c.facility, issuer: issuerLabel(c.issuer),
+      };
+      var details = node.querySelector('[data-slot="details"]');
+      Array.prototype.forEach.call(details.querySelectorAll('[data-field]'), function (dd) {
+        var v = values[dd.getAttribute('data-field')];
+        if (v) dd.textContent = v; else dd.parentNode.hidden = true;
+      });
+      details.hidden = false;
+    }
+    node.querySelector('[data-action="again"]').addEventListener('click', clearResult);
+    els.result.textContent = '';
+    els.result.appendChild(node);
+    root.classList.add('has-result'); // the result takes the place of the scan/upload card
+    window.scrollTo(0, 0);
+    article.focus({preventScroll: true});
+  }
+
+  function clearResult() {
+    els.result.textContent = '';
+    root.classList.remove('has-result');
+    els.start.focus();
+  }
+
+  function setBusy(text) {
+    els.busy.textContent = text;
+    root.classList.toggle('is-busy', !!text);
+  }
+
+  function verifyBytes(bytes) {
+    setBusy(T.scan.checking);
+    return V.verifyPayload(bytes, state.trust, state.revocations).then(showResult);
+  }
+
+  // ---------------------------------------------------------------- camera
+  function hideNotices() {
+    els.timeout.hidden = true;
+    els.start.hidden = false;
+    els.cameraError.hidden = true;
+  }
+
+  function cameraError(text) {
+    els.cameraError.textContent = text;
+    els.cameraError.hidden = false;
+  }
+
+  function startScan() {
+    hideNotices();
+    els.result.textContent = '';
+    root.classList.remove('has-result');
+    var md = navigator.mediaDevices;
+    if (!md || !md.getUserMedia) {
+      cameraError(window.isSecureContext === false ? T.scan.insecure : T.scan.unavailable);
+      return;
+    }
+    V.preloadDecoder();
+    setBusy(T.scan.starting);
+    md.getUserMedia({audio: false, video: {facingMode: {ideal: 'environment'}, width: {ideal: 1280}, height: {ideal: 720}}})
+      .then(function (stream) {
+        setBusy('');
+        state.stream = stream;
+        state.scanning = true;
+        state.deadline = Date.now() + SCAN_TIMEOUT * 1000;
+        state.lastSecond = -1;
+        els.video.srcObject = stream;
+        els.scanner.hidden = false;
+        els.start.hidden = true;
+        els.stop.focus();
+        return els.video.play().catch(function () { /* autoplay policies: frames still arrive */ });
+      })
+      .then(function () { if (state.scanning) scanFrame(); })
+      .catch(function (err) {
+        setBusy('');
+        stopScan();
+        var name = err && err.name;
+        cameraError(name === 'NotAllowedError' || name === 'SecurityError' ? T.scan.denied : T.scan.unavailable);
+      });
+  }
+
+  function stopScan() {
+    state.scanning = false;
+    if (state.stream) {
+      state.stream.getTracks().forEach(function (t) { t.stop(); });
+      state.stream = null;
+    }
+    els.video.srcObject = null;
+    els.scanner.hidden = true;
+    els.start.hidden = false;
+  }
+
+  var canvas = document.createElement('canvas');
+  var ctx2d = null;
+
+  function frameData(source, width, height, maxSide) {
+    var scale = Math.min(1, maxSide / Math.max(width, height));
+    var w = Math.max(1, Math.round(width * scale));
+    var h = Math.max(1, Math.round(height * scale));
+    canvas.width = w;
+    canvas.height = h;
+    ctx2d = ctx2d || canvas.getContext('2d', {willReadFrequently: true});
+    ctx2d.drawImage(source, 0, 0, w, h);
+    return ctx2d.getImageData(0, 0, w, h);
+  }
+
+  function scanFrame() {
+    if (!state.scanning) return;
+    var left = Math.ceil((state.deadline - Date.now()) / 1000);
+    if (left <= 0) {
+      stopScan();
+      els.start.hidden = true; // "Try again" takes its place
+      els.timeoutText.textContent = fill(T.scan.timeout, {seconds: SCAN_TIMEOUT});
+      els.timeout.hidden = false;
+      els.retry.focus();
+      return;
+    }
+    if (left !== state.lastSecond && left % 5 === 0) { // every 5 s: not too chatty for screen readers
+      state.lastSecond = left;
+      els.scanStatus.textContent = fill(T.scan.looking, {seconds: left});
+    }
+    var video = els.video;
+    if (video.readyState < 2 || !video.videoWidth) {
+      setTimeout(scanFrame, 100);
+      return;
+    }
+    var image = frameData(video, video.videoWidth, video.videoHeight, 1280);
+    V.decodeQR(image).then(function (bytes) {
+      if (!state.scanning) return;
+      if (bytes) {
+        stopScan();
+        return verifyBytes(bytes);
+      }
+      setTimeout(scanFrame, 60);
+    }, function (err) {
+      stopScan();
+      showResult({status: 'invalid', reasons: [{code: err.code || 'decoder_unavailable', message: String(err.message || err)}]});
+    });
+  }
+
+  // ---------------------------------------------------------------- upload
+  function imageOf(file) {
+    if (!window.createImageBitmap) return Promise.resolve(file);
+    return createImageBitmap(file).then(function (bmp) {
+      var data = frameData(bmp, bmp.width, bmp.height, 2048);
+      if (bmp.close) bmp.close();
+      return data;
+    }, function () {
+      return file; // let the decoder try the encoded bytes itself
+    });
+  }
+
+  function onUpload() {
+    var file = els.upload.files && els.upload.files[0];
+    if (!file) return;
+    stopScan();
+    hideNotices();
+    setBusy(T.scan.reading);
+    imageOf(file).then(function (image) {
+      els.upload.value = '';
+      return V.decodeQR(image);
+    }).then(function (bytes) {
+      if (!bytes) return showResult({status: 'invalid', reasons: [{code: 'no_qr', message: 'no QR code found'}]});
+      return verifyBytes(bytes);
+    }).catch(function (err) {
+      showResult({status: 'invalid', reasons: [{code: (err && err.code) || 'error', message: String((err && err.message) || err)}]});
+    });
+  }
+
+  // ----------------------------------------------------------------- start
+  if (!V) {
+    cameraError(T.reasons.decoder_unavailable);
+    return;
+  }
+  V.setWasmUrl(cfg.wasmUrl);
+  els.start.addEventListener('click', startScan);
+  els.retry.addEventListener('click', startScan);
+  els.stop.addEventListener('click', function () { stopScan(); els.start.focus(); });
+  els.upload.addEventListener('change', onUpload);
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape' && state.scanning) { stopScan(); els.start.focus(); }
+  });
+  document.addEventListener('visibilitychange', function () {
+    if (document.hidden && state.scanning) stopScan(); // release the camera
+  });
+  window.addEventListener('online', function () { sync(); });
+  window.addEventListener('offline', showSync);
+  setInterval(showSync, 30000);
+
+  if ('serviceWorker' in navigator && cfg.swUrl) {
+    navigator.serviceWorker.register(cfg.swUrl, {scope: cfg.swScope}).catch(function () { /* works online anyway */ });
+  }
+  root.classList.add('is-ready');
+  sync().then(function () { root.setAttribute('data-synced', 'true'); });
+})();
