@@ -271,3 +271,37 @@ def test_trust_document_lists_our_key_trusted_keys_and_contexts(app, client):
     assert ("did:india", "Ed25519VerificationKey2018") in ids and ("did:india", "RsaVerificationKey2018") in ids
     assert app.config["CERTIFICATE_CONTEXT_URL"] in doc["contexts"]
     assert "https://w3id.org/security/v2" in doc["contexts"]
+
+
+def test_cli_offline_uses_the_signed_revocation_list_and_shows_its_age(app, client, issued, tmp_path):
+    credential, png = issued
+    cid = credential["evidence"][0]["certificateId"]
+    (tmp_path / "qr.png").write_bytes(png)
+    (tmp_path / "trust.json").write_text(json.dumps(client.get("/api/v1/verify/trust").json))
+    (tmp_path / "before.json").write_text(json.dumps(client.get("/certificate/api/revocationList").json))
+    with app.app_context():
+        cert = db.session.scalar(select(Certificate))
+        cert.status, cert.status_reason, cert.status_changed_at = "revoked", "issued in error", cert.issued_at
+        from certify.models import StatusEvent
+
+        db.session.add(StatusEvent(certificate_id=cid, status="revoked", reason="issued in error"))
+        db.session.commit()
+    after = client.get("/certificate/api/revocationList").json
+    (tmp_path / "after.json").write_text(json.dumps(after))
+    forged = dict(after, entries=[])
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+
+    def offline(listing):
+        proc = subprocess.run([sys.executable, "-m", "certify.verify", str(tmp_path / "qr.png"), "--trust",
+                               str(tmp_path / "trust.json"), "--revocation-list", str(tmp_path / listing)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+        return proc.returncode, json.loads(proc.stdout)
+
+    code, before = offline("before.json")
+    assert code == 0 and before["status"] == "valid"
+    assert before["revocationList"]["signatureValid"] is True and before["revocationList"]["ageSeconds"] >= 0
+    code, revoked = offline("after.json")
+    assert code == 1 and revoked["status"] == "revoked" and "issued in error" in revoked["reasons"][0]
+    code, ignored = offline("forged.json")
+    assert ignored["revocationList"]["signatureValid"] is False
+    assert any("signature is not valid" in r for r in ignored["reasons"])
