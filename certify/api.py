@@ -309,3 +309,43 @@ def is_revoked():
 
     status = db.session.scalar(select(Certificate.status).where(Certificate.certificate_id == str(cid)))
     return jsonify({"revoked": status == REVOKED})
+
+
+_EVENT_STATUSES = ("valid", "revoked", "suspended", "invalid")
+_EVENT_FIELDS = {"status", "certificateId", "reason"}
+
+
+@bp.post("/api/v1/verify/events")
+@transactional
+def verify_events():
+    """Record a verification done on the /verify page (status, reason code, certificate id only)."""
+    import re
+
+    from core import ratelimit
+
+    from .models import VerificationEvent
+
+    ratelimit.enforce("verify-events", current_app.config["VERIFY_RATE_LIMIT"])
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise ValidationError("send a JSON object", [FieldError("$", "must be an object")])
+    errors = [FieldError(k, "unknown field") for k in sorted(set(body) - _EVENT_FIELDS)]
+    status = body.get("status")
+    if status not in _EVENT_STATUSES:
+        errors.append(FieldError("status", f"must be one of {', '.join(_EVENT_STATUSES)}"))
+    cid = body.get("certificateId")
+    if cid is not None and (not isinstance(cid, str) or not 1 <= len(cid) <= 40):
+        errors.append(FieldError("certificateId", "must be null or a string of 1 to 40 characters"))
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or not re.fullmatch(r"[a-z0-9_]{0,100}", reason):
+        errors.append(FieldError("reason", "must be a reason code (a-z, 0-9, _; at most 100 characters)"))
+    if errors:
+        raise ValidationError("invalid verification event", errors)
+    from core.extensions import db
+
+    db.session.add(VerificationEvent(channel="page", format="divoc", status=status, reason=reason,
+                                     certificate_id=cid))
+    resp = jsonify({"recorded": True})
+    resp.status_code = 201
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

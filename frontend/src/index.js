@@ -5,6 +5,8 @@
 //   DivocVerifier.unpack(bytes)                    -> credential (throws PayloadError)
 //   await DivocVerifier.verify(credential, trust, revocations)
 //   await DivocVerifier.verifyPayload(bytes, trust, revocations)   (unpack + verify)
+//   await DivocVerifier.verifyRevocationList(list, trust)  -> {ok} | {ok: false, code, message}
+//   DivocVerifier.mergeRevocations(local, list)    -> {list, applied: full|delta|stale|gap}
 //       -> {status: 'valid'|'revoked'|'suspended'|'invalid',
 //           reasons: [{code, message, ...}], warnings: [{code, message, ...}],
 //           certificate: {...} | null, revocation: {...} | null}
@@ -14,10 +16,12 @@ import {canonize, staticLoader, CanonError} from './canon.js';
 import {base64UrlDecode, concatBytes, sha256, verifyEd25519, verifyRsaPss} from './crypto.js';
 import {unpack, PayloadError, MAX_UNCOMPRESSED} from './unpack.js';
 import {decodeQR, preloadDecoder, setWasmUrl, QRError} from './qr.js';
+import {canonicalJson, mergeRevocations, verifyRevocationList} from './revocation.js';
 
 const LRU = require('lru-cache');
 
 export {unpack, decodeQR, preloadDecoder, setWasmUrl, MAX_UNCOMPRESSED};
+export {canonicalJson, mergeRevocations, verifyRevocationList};
 
 export const CREDENTIALS_V1 = 'https://www.w3.org/2018/credentials/v1';
 export const SECURITY_V2 = 'https://w3id.org/security/v2';

@@ -4,7 +4,10 @@
 // - install: precache the page, its CSS/JS/WASM and the trust document and
 //   revocation list;
 // - the trust document and revocation list: network first (with a timeout),
-//   falling back to the cached copy: every online visit refreshes them;
+//   falling back to the cached copy: every online visit refreshes them.  Only
+//   full documents are cached: an incremental list (?since=SERIAL) goes to the
+//   network, and offline it is answered with the cached full list (the page
+//   checks signatures and serials, and keeps its own merged copy);
 // - the page: network first too (fresh translations and markup online);
 // - versioned static assets: cache first.
 'use strict';
@@ -85,12 +88,12 @@ function withTimeout(promise, ms) {
 
 // Network first; on failure (offline, timeout, 5xx) the cached copy, marked
 // X-Divoc-Source: cache.
-function networkFirst(request, cacheName, key, stamp) {
+function networkFirst(request, cacheName, key, stamp, store) {
   var network = fetchFresh(request).then(function (response) {
     if (response.status >= 500) throw new Error('HTTP ' + response.status);
     return stamp ? stamped(response) : response;
   }).then(function (response) {
-    return putIfOk(cacheName, key, response);
+    return store === false ? response : putIfOk(cacheName, key, response);
   });
   return withTimeout(network, NETWORK_TIMEOUT_MS).catch(function (err) {
     return caches.open(cacheName).then(function (cache) {
@@ -124,7 +127,8 @@ self.addEventListener('fetch', function (event) {
   var pathname = path.split('?')[0];
 
   if (CONFIG.data.indexOf(pathname) !== -1) {
-    event.respondWith(networkFirst(request, DATA_CACHE, pathname, true));
+    // cache full documents only (a ?since= delta must not replace the full list)
+    event.respondWith(networkFirst(request, DATA_CACHE, pathname, true, path === pathname));
   } else if (pathname === CONFIG.page && request.mode === 'navigate') {
     event.respondWith(networkFirst(request, STATIC_CACHE, path, false).catch(function () {
       return caches.open(STATIC_CACHE).then(function (cache) { return cache.match(CONFIG.page); });

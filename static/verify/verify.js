@@ -20,8 +20,9 @@
     stop: $('scan-stop'), timeout: $('scan-timeout'), timeoutText: $('scan-timeout-text'), retry: $('scan-retry'),
     cameraError: $('camera-error'), upload: $('qr-upload'), busy: $('verify-busy'), result: $('verify-result'),
     syncText: $('sync-text'), sync: $('sync-status'), tpl: $('verify-result-template'),
+    listWarning: $('list-warning'),
   };
-  var state = {trust: null, revocations: null, listCached: false, stream: null, scanning: false, deadline: 0, lastSecond: -1};
+  var state = {trust: null, revocations: null, listCached: false, listRejected: null, stream: null, scanning: false, deadline: 0, lastSecond: -1};
 
   function fill(text, vars) {
     return String(text).replace(/\{(\w+)\}/g, function (m, k) {
@@ -77,30 +78,35 @@
     try { return JSON.parse(localStorage.getItem(STORE + key) || 'null'); } catch (e) { return null; }
   }
 
-  // -> {doc, fetchedAt, cached}.  Goes through the service worker: network
-  // first, its cache when offline (it marks those X-Divoc-Source: cache and
-  // stamps X-Divoc-Fetched-At when the server last confirmed the document).
-  function load(url, key) {
+  try { localStorage.removeItem(STORE + 'revocations'); } catch (e) { /* the unchecked copy of older versions */ }
+
+  // -> {doc, fetchedAt, cached}; rejects when there is no response.  Goes
+  // through the service worker: network first, its cache when offline (it
+  // marks those X-Divoc-Source: cache and stamps X-Divoc-Fetched-At when the
+  // server last confirmed the document).
+  function fetchDoc(url) {
     return fetch(url, {cache: 'no-cache', credentials: 'same-origin'}).then(function (r) {
       if (!r.ok) throw new Error('HTTP ' + r.status);
       var fetchedAt = r.headers.get('X-Divoc-Fetched-At') || new Date().toISOString();
       var cached = r.headers.get('X-Divoc-Source') === 'cache';
-      return r.json().then(function (doc) {
-        var entry = {doc: doc, fetchedAt: fetchedAt, cached: cached};
-        remember(key, {doc: doc, fetchedAt: fetchedAt});
-        return entry;
-      });
+      return r.json().then(function (doc) { return {doc: doc, fetchedAt: fetchedAt, cached: cached}; });
+    });
+  }
+
+  function loadTrust() {
+    return fetchDoc(cfg.trustUrl).then(function (got) {
+      remember('trust', {doc: got.doc, fetchedAt: got.fetchedAt});
+      return got.doc;
     }).catch(function () {
-      var saved = recall(key); // no service worker (or nothing cached): the last copy we saw
-      return saved && saved.doc ? {doc: saved.doc, fetchedAt: saved.fetchedAt, cached: true} : null;
+      var saved = recall('trust'); // no service worker (or nothing cached): the last copy we saw
+      return saved && saved.doc ? saved.doc : null;
     });
   }
 
   // The list as of when the server last confirmed it: a 304 revalidation keeps
   // the old body, so thisUpdate/nextUpdate move with the confirmation time.
-  function effectiveList(entry) {
-    var list = entry.doc;
-    var confirmed = Date.parse(entry.fetchedAt);
+  function effectiveList(list, fetchedAt) {
+    var confirmed = Date.parse(fetchedAt);
     var issued = Date.parse(list.thisUpdate);
     var next = Date.parse(list.nextUpdate);
     if (!isFinite(confirmed) || !isFinite(issued) || confirmed <= issued) return list;
@@ -109,13 +115,61 @@
     return copy;
   }
 
+  // The revocation list: the local copy (LIST_KEY) is built only from lists
+  // whose signature checked out against the trust document.  After the first
+  // full list the page asks for ?since=SERIAL and merges the changes.  A list
+  // that fails its check is never used: the previous good copy stays.
+  var LIST_KEY = 'revocations-v2';
+
+  function localList() {
+    if (state.revocations) return state.revocations;
+    var saved = recall(LIST_KEY);
+    return saved && saved.list && Array.isArray(saved.list.entries) ? saved.list : null;
+  }
+
+  function listUrl(base) {
+    if (!base || typeof base.serial !== 'number') return cfg.revocationUrl;
+    return cfg.revocationUrl + (cfg.revocationUrl.indexOf('?') < 0 ? '?' : '&') + 'since=' + encodeURIComponent(base.serial);
+  }
+
+  function syncList(trust, base, full) {
+    return fetchDoc(full ? cfg.revocationUrl : listUrl(base)).then(function (got) {
+      return V.verifyRevocationList(got.doc, trust).then(function (check) {
+        if (!check.ok) {
+          state.listRejected = check; // keep the previous good copy (base) and say so
+          state.listCached = got.cached;
+          return base;
+        }
+        state.listRejected = null;
+        var fullList = got.doc.since === null || got.doc.since === undefined;
+        // A full list straight from the server is authoritative; a cached one only if newer.
+        var merged = V.mergeRevocations(fullList && !got.cached ? null : base, got.doc);
+        if (merged.applied === 'gap') {
+          if (!full && !got.cached) return syncList(trust, base, true);
+          state.listCached = true;
+          return base;
+        }
+        state.listCached = got.cached;
+        if (merged.applied === 'stale') return base;
+        if (got.cached && base && merged.list.serial <= base.serial) return base; // nothing newer offline
+        var list = effectiveList(merged.list, got.fetchedAt);
+        remember(LIST_KEY, {list: list});
+        return list;
+      });
+    }).catch(function () {
+      state.listCached = true; // offline, and no cached copy in the service worker
+      return base;
+    });
+  }
+
   function sync() {
-    return Promise.all([load(cfg.trustUrl, 'trust'), load(cfg.revocationUrl, 'revocations')]).then(function (got) {
-      if (got[0]) state.trust = got[0].doc;
-      if (got[1] && got[1].doc && Array.isArray(got[1].doc.entries)) {
-        state.revocations = effectiveList(got[1]);
-        state.listCached = got[1].cached;
-      }
+    return loadTrust().then(function (trust) {
+      if (trust) state.trust = trust;
+      var base = localList();
+      if (!state.trust) return base;
+      return syncList(state.trust, base, false);
+    }).then(function (list) {
+      state.revocations = list || null;
       showSync();
     });
   }
@@ -125,11 +179,31 @@
     var offline = navigator.onLine === false || !!state.listCached;
     els.sync.classList.toggle('sync-status--offline', offline);
     els.sync.classList.toggle('sync-status--missing', !list);
+    els.sync.classList.toggle('sync-status--rejected', !!state.listRejected);
+    els.listWarning.hidden = !state.listRejected;
+    root.toggleAttribute('data-list-rejected', !!state.listRejected);
     if (!list || !list.thisUpdate) {
       els.syncText.textContent = state.trust ? T.sync.never : T.reasons.trust_missing;
       return;
     }
     els.syncText.textContent = fill(offline ? T.sync.offline : T.sync.updated, {ago: timeAgo(list.thisUpdate)});
+  }
+
+  // Record the outcome (status, reason code, certificate id; nothing else) for
+  // the issuer's statistics.  Fire and forget: offline, or if it fails, nothing.
+  function report(result) {
+    if (!cfg.eventsUrl || navigator.onLine === false || !window.fetch) return;
+    try {
+      var status = result.status in T.status ? result.status : 'invalid';
+      var first = (result.reasons || [])[0];
+      var code = first && /^[a-z0-9_]{1,100}$/.test(first.code || '') ? first.code : (status === 'valid' ? '' : 'error');
+      var id = result.certificate && result.certificate.certificateId ? String(result.certificate.certificateId).slice(0, 40) : null;
+      fetch(cfg.eventsUrl, {
+        method: 'POST', credentials: 'same-origin', keepalive: true, cache: 'no-store',
+        headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({status: status, certificateId: id, reason: code}),
+      }).catch(function () { /* statistics only */ });
+    } catch (e) { /* never break verification */ }
   }
 
   // ------------------------------------------------------------ the result
@@ -152,6 +226,11 @@
 
   function showResult(result) {
     setBusy('');
+    report(result);
+    if (state.listRejected && result.certificate) {
+      result = Object.assign({}, result, {warnings: (result.warnings || []).concat(
+        [{code: 'revocation_list_rejected', message: state.listRejected.message}])});
+    }
     var node = els.tpl.content.cloneNode(true);
     var article = node.querySelector('.result');
     var status = result.status in T.status ? result.status : 'invalid';

@@ -59,6 +59,11 @@ class VerifyPage:
     def sync_status(self) -> Locator:
         return self.page.locator("#sync-status")
 
+    @property
+    def list_warning(self) -> Locator:
+        """Shown while the last downloaded revocation list failed its signature check."""
+        return self.page.get_by_role("alert").filter(has_text="revocation list failed its signature check")
+
     def upload(self, path: Path) -> "VerifyResult":
         self.upload_input.set_input_files(str(path))
         result = VerifyResult(self.page)
@@ -82,6 +87,10 @@ class VerifyResult:
     @property
     def reasons(self) -> Locator:
         return self.panel.locator(".result-reasons li")
+
+    @property
+    def warnings(self) -> Locator:
+        return self.panel.locator(".result-warnings li")
 
     def detail(self, label: str) -> Locator:
         """The value next to a label in the holder details (a <dt>/<dd> pair)."""

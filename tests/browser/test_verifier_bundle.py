@@ -154,3 +154,73 @@ def test_unpack_accepts_divoc_payload_forms_and_refuses_bombs(verifier):
     result = verifier("([b, t]) => DivocVerifier.verifyPayload(new Uint8Array(b), t, {entries: []})",
                       list(b"PK\x03\x04garbage"), divoc_trust())
     assert result["status"] == "invalid" and result["reasons"][0]["code"] == "unreadable_qr"
+
+
+# ------------------------------------------------------------- the signed revocation list
+LIST_CHECK = "([l, t]) => DivocVerifier.verifyRevocationList(l, t)"
+MERGE = "([a, b]) => DivocVerifier.mergeRevocations(a, b)"
+
+
+def _revocation_list(serial: int, since, entries: list) -> dict:
+    return {"type": "RevocationList", "issuer": "https://divoc.test/", "serial": serial, "since": since,
+            "thisUpdate": "2026-01-01T00:00:00Z", "nextUpdate": "2026-01-02T00:00:00Z", "entries": entries}
+
+
+def test_revocation_list_signatures_from_python_verify_in_the_browser(verifier):
+    """certify.credentials.jws signs (Ed25519 and PS256); the bundle's canonical JSON must match byte for byte."""
+    import copy
+
+    from certify.credentials.jws import canonical_json, sign_document
+
+    ed, rsa = generate_ed25519("did:divoc:test#k1"), generate_rsa("did:divoc:test#k2")
+    trust = {"keys": [
+        {"id": ed.verification_method, "type": "Ed25519VerificationKey2018", "publicKeyBase58": ed.public_key_base58},
+        {"id": rsa.verification_method, "type": "RsaVerificationKey2018", "publicKeyPem": rsa.public_key_pem()},
+    ], "contexts": {}}
+    entries = [
+        {"certificateId": "C1", "status": "revoked", "time": "2026-01-01T00:00:00Z",
+         "reason": "नाम गलत था — wrong name 😀 \"quoted\" \\ tab\t nl\n ctl\x01 del\x7f \u2028 é", "zeta": {"b": 1, "a": [True, None]}},
+        {"certificateId": "C2", "status": "suspended", "time": "2026-01-01T00:00:00Z", "reason": "", "until": "2026-02-01T00:00:00Z"},
+    ]
+    doc = _revocation_list(7, None, entries)
+    assert verifier("([d]) => DivocVerifier.canonicalJson(d)", doc) == canonical_json(doc).decode("utf-8")
+    for key in (ed, rsa):
+        signed = sign_document(doc, key)
+        assert verifier(LIST_CHECK, signed, trust) == {"ok": True}, key.jws_alg
+
+        dropped = copy.deepcopy(signed)
+        del dropped["entries"][0]
+        forged = copy.deepcopy(signed)
+        forged["entries"][0]["status"] = "valid"
+        wrong_kid = copy.deepcopy(signed)
+        wrong_kid["signature"]["kid"] = "did:divoc:test#other"
+        for bad, code in ((dropped, "bad_signature"), (forged, "bad_signature"), (wrong_kid, "bad_signature")):
+            result = verifier(LIST_CHECK, bad, trust)
+            assert result["ok"] is False and result["code"] == code, result
+    unsigned = verifier(LIST_CHECK, doc, trust)
+    assert unsigned["ok"] is False and unsigned["code"] == "unsigned"
+    untrusted = verifier(LIST_CHECK, sign_document(doc, generate_ed25519("did:other#k")), trust)
+    assert untrusted["ok"] is False and untrusted["code"] == "unknown_key"
+    no_trust = verifier(LIST_CHECK, sign_document(doc, ed), None)
+    assert no_trust["ok"] is False and no_trust["code"] == "trust_missing"
+
+
+def test_incremental_revocation_lists_merge(verifier):
+    revoked = {"certificateId": "C1", "status": "revoked", "time": "t", "reason": "r"}
+    suspended = {"certificateId": "C2", "status": "suspended", "time": "t", "reason": "r"}
+    full = verifier(MERGE, None, _revocation_list(5, None, [revoked, suspended]))
+    assert full["applied"] == "full" and [e["certificateId"] for e in full["list"]["entries"]] == ["C1", "C2"]
+    assert "signature" not in full["list"] and full["list"]["serial"] == 5
+
+    # C2 reinstated (status valid: dropped), C3 revoked
+    delta = _revocation_list(8, 5, [{**suspended, "status": "valid"}, {**revoked, "certificateId": "C3"}])
+    merged = verifier(MERGE, full["list"], delta)
+    assert merged["applied"] == "delta" and merged["list"]["serial"] == 8
+    assert sorted(e["certificateId"] for e in merged["list"]["entries"]) == ["C1", "C3"]
+
+    assert verifier(MERGE, merged["list"], _revocation_list(9, 9, []))["applied"] == "gap"  # starts after 8
+    assert verifier(MERGE, None, _revocation_list(9, 8, []))["applied"] == "gap"  # nothing to apply it to
+    assert verifier(MERGE, merged["list"], _revocation_list(2, 8, []))["applied"] == "gap"  # server reset
+    assert verifier(MERGE, merged["list"], _revocation_list(6, 5, []))["applied"] == "stale"
+    older_full = verifier(MERGE, merged["list"], _revocation_list(3, None, [revoked]))
+    assert older_full["applied"] == "stale" and older_full["list"]["serial"] == 8
