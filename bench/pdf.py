@@ -1,18 +1,20 @@
 """Benchmark certificate PDF rendering on one CPU core.
 
-    .venv/bin/python bench/pdf.py [--renders 60] [--warmup 5] [--cold 5]
+    .venv/bin/python bench/pdf.py [--renders 60] [--warmup 5] [--cold 5] [--per-script 20]
 
 Every timed render is a *first* render of a distinct certificate (new name,
 certificate id, dose, QR image), with one long-lived CertificateRenderer, as in
 a worker process. QR images are generated before timing: QR encoding is not part
 of PDF rendering. ``--cold`` also times renders with a new renderer each time
 (new FontConfiguration + CSS parse), the cost the shared renderer avoids.
+``--per-script`` then times that many renders in each language of
+certify.render.LANGUAGES (labels in the language, holder name in its script),
+and bilingual Hindi.
 """
 from __future__ import annotations
 
 import argparse
 import copy
-import io
 import json
 import os
 import statistics
@@ -23,9 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import qrcode  # noqa: E402
-
-from certify.render import CertificateRenderer, CertificateView  # noqa: E402
+from certify.credentials.qr import qr_png as encode_qr  # noqa: E402
+from certify.render import LANGUAGES, CertificateRenderer, CertificateView  # noqa: E402
 
 CREDENTIAL = ROOT.parent / "shared" / "interop" / "divoc" / "ed25519-signed-valid.json"
 NAMES = ["प्रिया शर्मा", "செல்வி கார்த்திகேயன்", "Sean \"Ronnie\" O'Brien", "Anil Kumar",
@@ -40,21 +41,26 @@ def pin_to_one_core() -> str:
     return "not pinned (no sched_setaffinity)"
 
 
+#: A holder name in the script of each language.
+SCRIPT_NAMES = {
+    "en": "Sean O'Brien", "hi": "प्रिया शर्मा", "bn": "জ্যোতির্ময় চক্রবর্তী",
+    "ta": "செல்வி கார்த்திகேயன்", "te": "జ్యోతి రెడ్డి", "mr": "अर्चना श्रीकृष्ण दिवेकर",
+    "gu": "ધર્મિષ્ઠા પટેલ", "kn": "ಶ್ರೀನಿವಾಸ ಕೃಷ್ಣಮೂರ್ತಿ", "ml": "ശോഭ ലക്ഷ്മി കൃഷ്ണൻ",
+    "pa": "ਗੁਰਪ੍ਰੀਤ ਕੌਰ ਸਿੱਧੂ", "si": "ශ්‍රියානි පෙරේරා", "ur": "عائشہ صدیقی",
+}
+
+
 def qr_png(seed: int) -> bytes:
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=4, border=4)
-    code.add_data(os.urandom(500).hex()[: 1000 + seed % 100])  # ~DIVOC payload size
-    code.make(fit=True)
-    out = io.BytesIO()
-    code.make_image().save(out, format="PNG")
-    return out.getvalue()
+    return encode_qr(os.urandom(1000 + seed % 100))  # ~DIVOC payload size, EC level M
 
 
-def views(count: int) -> list[CertificateView]:
+def views(count: int, names: list[str] | None = None) -> list[CertificateView]:
     base = json.loads(CREDENTIAL.read_text(encoding="utf-8"))
+    names = names or NAMES
     result = []
     for i in range(count):
         credential = copy.deepcopy(base)
-        credential["credentialSubject"]["name"] = NAMES[i % len(NAMES)]
+        credential["credentialSubject"]["name"] = names[i % len(names)]
         evidence = credential["evidence"][0]
         evidence.update(certificateId=f"{100000000000 + i}", dose=1 + i % 2, totalDoses=2,
                         vaccine="COVISHIELD", batch=f"4121Z{i:03d}")
@@ -67,6 +73,8 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=60, help="timed renders")
     parser.add_argument("--warmup", type=int, default=5, help="untimed renders first")
     parser.add_argument("--cold", type=int, default=5, help="renders with a fresh renderer each")
+    parser.add_argument("--per-script", type=int, default=20,
+                        help="timed renders per language (0: skip)")
     args = parser.parse_args()
 
     pinned = pin_to_one_core()
@@ -106,6 +114,25 @@ def main() -> None:
     if cold:
         print(f"  fresh renderer/render {statistics.fmean(cold) * 1000:7.1f} ms "
               f"({1 / statistics.fmean(cold):.1f} PDFs/s) - why the renderer is shared")
+    if args.per_script:
+        per_script(renderer, args.per_script)
+
+
+def per_script(renderer: CertificateRenderer, count: int) -> None:
+    print(f"per language, {count} distinct certificates each (first render of each, one core):")
+    runs = [(lang, False) for lang in LANGUAGES] + [("hi", True)]
+    for lang, bilingual in runs:
+        items = views(count + 1, [SCRIPT_NAMES[lang]])
+        qrs = [qr_png(1000 + i) for i in range(count + 1)]
+        renderer.render_pdf(items[0], qrs[0], lang=lang, bilingual=bilingual)  # parse lang CSS
+        times = []
+        for item, qr in zip(items[1:], qrs[1:]):
+            t0 = time.perf_counter()
+            renderer.render_pdf(item, qr, lang=lang, bilingual=bilingual)
+            times.append(time.perf_counter() - t0)
+        label = f"{LANGUAGES[lang][0]}{' + English' if bilingual else ''} ({lang})"
+        print(f"  {label:24s} {1 / statistics.fmean(times):5.1f} PDFs/s   "
+              f"median {statistics.median(times) * 1000:6.1f} ms")
 
 
 if __name__ == "__main__":

@@ -168,30 +168,43 @@ def certificate_qr(code: str):
         "Cache-Control": "private, no-store"})
 
 
+def _lang_arg() -> str:
+    supported = [lang.strip() for lang in current_app.config["CERTIFICATE_LANGUAGES"].split(",")]
+    lang = request.args.get("lang", supported[0])
+    if lang not in supported:
+        raise ValidationError(f"unsupported language; use one of {', '.join(supported)}",
+                              [FieldError("lang", f"must be one of {', '.join(supported)}")])
+    return lang
+
+
+def _pdf_response(cert, filename_prefix: str) -> Response:
+    """HEAD answers without rendering; GET serves the cached (or freshly rendered) PDF.
+
+    ``?lang=hi`` picks the language; ``&bilingual=1`` prints each label in it and in English.
+    """
+    lang = _lang_arg()
+    if request.args.get("bilingual", "").lower() in ("1", "true", "yes") and lang != "en":
+        lang += "+en"
+    if request.method == "HEAD":
+        return Response(status=200, mimetype="application/pdf")
+    pdf = services.artifact(cert, "pdf", lang=lang)
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{filename_prefix}-{cert.certificate_id}-{lang}.pdf"',
+        "Cache-Control": "private, no-store"})
+
+
 @bp.route("/certificate/api/certificatePDF/<code>", methods=["GET", "HEAD"])
 @require_role("certify", "fetch")
 @transactional
 def certificate_pdf(code: str):
-    cert = services.latest_certificate(code, _dose_arg())
-    if request.method == "HEAD":
-        return Response(status=200, mimetype="application/pdf")
-    pdf = services.artifact(cert, "pdf", lang="en")
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="certificate-{cert.certificate_id}.pdf"',
-        "Cache-Control": "private, no-store"})
+    return _pdf_response(services.latest_certificate(code, _dose_arg()), "certificate")
 
 
 @bp.route("/certificate/api/test/certificatePDF/<code>", methods=["GET", "HEAD"])
 @require_role("certify", "fetch")
 @transactional
 def test_certificate_pdf(code: str):
-    cert = services.latest_certificate(code, kind=services.TEST)
-    if request.method == "HEAD":
-        return Response(status=200, mimetype="application/pdf")
-    pdf = services.artifact(cert, "pdf", lang="en")
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="test-report-{cert.certificate_id}.pdf"',
-        "Cache-Control": "private, no-store"})
+    return _pdf_response(services.latest_certificate(code, kind=services.TEST), "test-report")
 
 
 @bp.get("/certificate/api/publicKey")

@@ -184,5 +184,98 @@ def trust_list() -> None:
     click.echo(json.dumps({"keys": doc["keys"], "contexts": sorted(doc["contexts"])}, indent=2))
 
 
+
+
+
+config = AppGroup("config", help="Runtime configuration: templates, code maps, certificate settings.")
+
+
+def _key_arg(key: str) -> str:
+    from . import config_store
+
+    if not config_store.is_known_key(key):
+        raise click.BadParameter(
+            "use settings, map:icd11, map:eu, template:vaccination[:LANG] or template:test[:LANG]")
+    return key
+
+
+@config.command("list")
+def config_list() -> None:
+    """The editable keys with their active version (0 = the shipped default)."""
+    from . import config_store
+
+    versions = config_store.active_versions()
+    keys = sorted(set(config_store.FIXED_KEYS) | {"template:vaccination", "template:test"} | set(versions))
+    click.echo(json.dumps({k: versions.get(k, 0) for k in keys}, indent=2))
+
+
+@config.command("show")
+@click.argument("key")
+@click.option("--version", type=int, default=None, help="An older version (default: the active one).")
+def config_show(key: str, version: int | None) -> None:
+    """Print a document (the active version unless --version)."""
+    from . import config_store
+
+    key = _key_arg(key)
+    if version is None:
+        click.echo(config_store.current_content(key)[0])
+        return
+    row = next((r for r in config_store.history(key) if r.version == version), None)
+    if row is None:
+        raise click.ClickException(f"{key} has no version {version}")
+    click.echo(row.content)
+
+
+@config.command("set")
+@click.argument("key")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.option("--comment", default="")
+def config_set(key: str, source, comment: str) -> None:
+    """Validate SOURCE and publish it as the next version of KEY (all or nothing)."""
+    from core.errors import ValidationError
+
+    from . import config_store
+
+    key = _key_arg(key)
+    try:
+        row = config_store.publish(key, source.read(), author="cli", comment=comment)
+    except ValidationError as exc:
+        raise click.ClickException(exc.message) from None
+    jobs.commit()
+    click.echo(json.dumps({"key": key, "version": row.version, "active": True}))
+
+
+@config.command("history")
+@click.argument("key")
+def config_history(key: str) -> None:
+    from core.models import iso_utc
+
+    from . import config_store
+
+    key = _key_arg(key)
+    click.echo(json.dumps([{"version": r.version, "active": r.active, "author": r.author,
+                            "comment": r.comment, "createdAt": iso_utc(r.created_at)}
+                           for r in config_store.history(key)], indent=2))
+
+
+@config.command("rollback")
+@click.argument("key")
+@click.argument("version", type=int)
+def config_rollback(key: str, version: int) -> None:
+    """Make VERSION active again (0 = the shipped default)."""
+    from core.errors import NotFound
+
+    from . import config_store
+
+    key = _key_arg(key)
+    try:
+        config_store.rollback(key, version, author="cli")
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+    jobs.commit()
+    click.echo(json.dumps({"key": key, "active": version}))
+
+
 def register(app) -> None:
     app.cli.add_command(trust)
+    app.cli.add_command(config)

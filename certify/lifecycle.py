@@ -92,7 +92,8 @@ def update_certificates(body: Any, actor: str, kind_name: str = "vaccination") -
     if missing:
         raise NotFound("no certificate to update; nothing was changed", missing)
 
-    limit = cfg["CERTIFICATE_UPDATE_LIMIT"]
+    limit = signing.effective_config()["CERTIFICATE_UPDATE_LIMIT"]
+    icd11 = services.icd11_map() if kind_name == services.VACCINATION else {}
     issuer = signing.current_issuer()
     now = utcnow()
     results = []
@@ -104,7 +105,7 @@ def update_certificates(body: Any, actor: str, kind_name: str = "vaccination") -
                 f"this certificate has been updated {old.revision} times, the limit is {limit}; "
                 "nothing was changed", [FieldError(f"[{i}]", f"update limit of {limit} reached")])
         new_id = services.new_certificate_id()
-        credential = (issuer.issue_vaccination(item, new_id, vaccines, now) if kind_name == services.VACCINATION
+        credential = (issuer.issue_vaccination(item, new_id, icd11, now) if kind_name == services.VACCINATION
                       else issuer.issue_test(item, new_id, now))
         _set_status(old, REVOKED, f"updated: replaced by {new_id}", now)
         old.replaced_by = new_id

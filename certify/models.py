@@ -187,3 +187,24 @@ class AuditEvent(db.Model):
     before_certificate_id: Mapped[str | None] = mapped_column(String(40))
     after_certificate_id: Mapped[str | None] = mapped_column(String(40))
     details: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+class ConfigVersion(db.Model):
+    """One version of a runtime-editable document: a certificate template, a code map or the
+    certificate settings. Exactly one version per key is active; older ones stay for rollback."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (
+        UniqueConstraint("key", "version", name="uq_config_versions_key_version"),
+        Index("uq_config_versions_active_key", "key", unique=True,
+              postgresql_where=text("active"), sqlite_where=text("active")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int]
+    content: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    author: Mapped[str] = mapped_column(String(100), default="")
+    active: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)

@@ -102,6 +102,21 @@ def known_vaccines() -> dict[str, Vaccine]:
     return {v.name.casefold(): v for v in db.session.scalars(select(Vaccine))}
 
 
+def icd11_map() -> dict[str, tuple[str, str]]:
+    """Vaccine name → (ICD-11 code, term): the vaccines table, overlaid by the published map."""
+    from . import config_store
+
+    mapping = {v.name: (v.icd11_code, v.icd11_term) for v in db.session.scalars(select(Vaccine))}
+    row = config_store.active("map:icd11")
+    if row is not None:
+        import json
+
+        by_fold = {name.casefold(): name for name in mapping}
+        for name, entry in json.loads(row.content).items():
+            mapping[by_fold.get(name.casefold(), name)] = (entry["code"], entry["term"])
+    return mapping
+
+
 def _insert(table):
     dialect = db.session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
@@ -213,7 +228,7 @@ def sign_pending(request_ids: Iterable[int]) -> int:
                                               kind).items():
             live[(code, kind, key)] = cid
     issuer = signing.current_issuer()
-    vaccines = known_vaccines() if any(r.kind == VACCINATION for r in rows) else {}
+    icd11 = icd11_map() if any(r.kind == VACCINATION for r in rows) else {}
     now = utcnow()
     certificates, audits = [], []
     for req in rows:
@@ -225,7 +240,7 @@ def sign_pending(request_ids: Iterable[int]) -> int:
         certificate_id = new_certificate_id()
         try:
             if req.kind == VACCINATION:
-                credential = issuer.issue_vaccination(req.payload, certificate_id, vaccines, now)
+                credential = issuer.issue_vaccination(req.payload, certificate_id, icd11, now)
             else:
                 credential = issuer.issue_test(req.payload, certificate_id, now)
         except Exception as exc:  # bad data for this item only; keep it visible, go on
@@ -246,7 +261,22 @@ def sign_pending(request_ids: Iterable[int]) -> int:
     db.session.flush()
     if audits:
         db.session.execute(insert(AuditEvent), audits)
+    if certificates and current_app.config.get("PRERENDER_LANGUAGES"):
+        tasks.prerender.after_commit([c.id for c in certificates])
     return len(certificates)
+
+
+def prerender(certificate_pks: list[int]) -> int:
+    """Fill the artifact cache for these certificates (idempotent: cached ones are skipped)."""
+    languages = [lang.strip() for lang in current_app.config["PRERENDER_LANGUAGES"].split(",") if lang.strip()]
+    done = 0
+    for cert in db.session.scalars(select(Certificate).where(Certificate.id.in_(certificate_pks),
+                                                             Certificate.status != REVOKED)):
+        artifact(cert, "qr")
+        for lang in languages:
+            artifact(cert, "pdf", lang=lang)
+            done += 1
+    return done
 
 
 def certificate_row(item: dict, k: Kind, certificate_id: str, credential: dict, now: dt.datetime,
@@ -318,26 +348,32 @@ def latest_certificate(code: str, dose: int | None = None, kind: str = VACCINATI
     return cert
 
 
-def _renderer():
-    from .render import CertificateRenderer
+def artifact_version(cert: Certificate, kind: str, lang: str) -> str:
+    """Cache key part: changes when the shipped templates, the published template or the
+    certificate settings change, so a stale PDF is never served."""
+    if kind == "qr":
+        return "qr1"
+    from . import config_store
 
-    renderer = current_app.extensions.get("certificate_renderer")
-    if renderer is None:
-        cfg = current_app.config
-        renderer = current_app.extensions["certificate_renderer"] = CertificateRenderer(
-            issuer_name=cfg["CERTIFICATE_ISSUER_NAME"], slogan=cfg["CERTIFICATE_SLOGAN"])
-    return renderer
-
-
-ARTIFACT_VERSION = "1"
+    versions = config_store.active_versions()
+    per_lang, shared = f"template:{cert.kind}:{lang.split('+')[0]}", f"template:{cert.kind}"
+    template = f"{per_lang}={versions[per_lang]}" if per_lang in versions else f"{shared}={versions.get(shared, 0)}"
+    return f"{config_store.shipped_templates_digest()}.{template}.s{versions.get('settings', 0)}"[:40]
 
 
 def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
-    """The certificate's QR PNG or PDF: rendered on first fetch, then served from the cache."""
+    """The certificate's QR PNG or PDF: rendered on first fetch, then served from the cache.
+
+    ``lang`` is a language code, or ``<code>+en`` for the bilingual layout. The cache key holds
+    the certificate, the language and the template/settings versions in force.
+    """
+    from . import config_store
     from .credentials import pack_qr_payload, qr_png
     from .models import RenderedArtifact
 
-    cached = db.session.get(RenderedArtifact, (cert.id, kind, lang, ARTIFACT_VERSION))
+    version = artifact_version(cert, kind, lang)
+    cached = db.session.get(RenderedArtifact, (cert.id, kind, lang, version))
+    language, bilingual = (lang or "en").split("+")[0], lang.endswith("+en")
     if cached is not None:
         return cached.content
     if kind == "qr":
@@ -347,7 +383,8 @@ def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
 
         view = TestCertificateView.from_credential(
             cert.credential, display_tz=ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"]))
-        content = _renderer().render_test_pdf(view, artifact(cert, "qr"), lang=lang or "en")
+        content = config_store.template_renderer().render_test_pdf(
+            view, artifact(cert, "qr"), lang=language, bilingual=bilingual)
     elif kind == "pdf":
         from .render import CertificateView
 
@@ -359,10 +396,11 @@ def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
         view = CertificateView.from_credential(
             cert.credential, previous_doses=previous,
             display_tz=ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"]))
-        content = _renderer().render_pdf(view, artifact(cert, "qr"), lang=lang or "en")
+        content = config_store.template_renderer().render_pdf(
+            view, artifact(cert, "qr"), lang=language, bilingual=bilingual)
     else:
         raise ValueError(f"unknown artifact kind {kind!r}")
     db.session.execute(_insert(RenderedArtifact.__table__).values(
-        certificate_pk=cert.id, kind=kind, lang=lang, version=ARTIFACT_VERSION, content=content,
+        certificate_pk=cert.id, kind=kind, lang=lang, version=version, content=content,
         created_at=utcnow()).on_conflict_do_nothing())
     return content

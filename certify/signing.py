@@ -84,9 +84,11 @@ class Issuer:
     base_url: str
 
     def issue_vaccination(self, item: Mapping[str, Any], certificate_id: str,
-                          vaccines: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
-        """Build and sign the credential for one validated certify item."""
-        icd11 = {v.name: (v.icd11_code, v.icd11_term) for v in vaccines.values()}
+                          icd11: Mapping[str, tuple[str, str]], now: dt.datetime) -> dict[str, Any]:
+        """Build and sign the credential for one validated certify item.
+
+        ``icd11`` maps vaccine names to (ICD-11 code, prophylaxis term); see services.icd11_map.
+        """
         credential = build_vaccination_credential(
             item, certificate_id=certificate_id, issuer=self.issuer, context_url=self.context_url,
             issuance_date=_iso_ms(now), evidence_base_url=f"{self.base_url}/vaccine/", icd11=icd11)
@@ -121,11 +123,35 @@ def build_issuer(cfg: Mapping[str, Any]) -> Issuer:
                   base_url=cfg["CERTIFICATE_BASE_URL"])
 
 
+def effective_config() -> dict[str, Any]:
+    """The app config with the published ``settings`` document laid over it.
+
+    Settings edited at run time (issuer, issuer name, context URL, update limit, revoked
+    message) take effect on the next certify or render, without a restart.
+    """
+    from .config_store import active
+
+    cfg = dict(current_app.config)
+    row = active("settings")
+    if row is not None:
+        import json
+
+        doc = json.loads(row.content)
+        names = {"issuer": "CERTIFICATE_ISSUER", "issuerName": "CERTIFICATE_ISSUER_NAME",
+                 "contextUrl": "CERTIFICATE_CONTEXT_URL", "updateLimit": "CERTIFICATE_UPDATE_LIMIT",
+                 "revokedMessage": "CERTIFICATE_REVOKED_MESSAGE"}
+        cfg.update({names[k]: v for k, v in doc.items() if k in names})
+    cfg["_settings_version"] = row.version if row is not None else 0
+    return cfg
+
+
 def current_issuer() -> Issuer:
-    issuer = current_app.extensions.get("divoc_issuer")
-    if issuer is None:
-        issuer = current_app.extensions["divoc_issuer"] = build_issuer(current_app.config)
-    return issuer
+    """This process's issuer, rebuilt when the published settings change."""
+    cfg = effective_config()
+    cached = current_app.extensions.get("divoc_issuer")
+    if cached is None or cached[0] != cfg["_settings_version"]:
+        cached = current_app.extensions["divoc_issuer"] = (cfg["_settings_version"], build_issuer(cfg))
+    return cached[1]
 
 
 def served_context(version: str) -> dict[str, Any] | None:

@@ -16,3 +16,11 @@ def sweep_pending() -> int:
     from . import services
 
     return services.sweep()
+
+
+@job("render", timeout=900)
+def prerender(certificate_pks: list[int]) -> int:
+    """Render and cache the QR and the PDFs (in PRERENDER_LANGUAGES) of new certificates."""
+    from . import services
+
+    return services.prerender(certificate_pks)

@@ -132,9 +132,9 @@ def status_reasons(row: Certificate) -> tuple[str, ...]:
     if row.status == REVOKED:
         when = iso_utc(row.revoked_at) if row.revoked_at else "an unknown time"
         reasons = [f"revoked at {when}" + (f": {row.status_reason}" if row.status_reason else "")]
-        if row.replaced_by or current_app.config.get("CERTIFICATE_REVOKED_MESSAGE"):
-            reasons.append(current_app.config.get("CERTIFICATE_REVOKED_MESSAGE")
-                           or "this certificate was replaced by an updated one")
+        message = signing.effective_config().get("CERTIFICATE_REVOKED_MESSAGE")
+        if row.replaced_by or message:
+            reasons.append(message or "this certificate was replaced by an updated one")
         return tuple(reasons)
     if row.status == SUSPENDED:
         until = f" until {iso_utc(row.suspended_until)}" if row.suspended_until else ""

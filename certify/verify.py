@@ -38,7 +38,11 @@ def _credential(data: bytes) -> Any:
 
 def trust_from_document(doc: dict) -> Any:
     """A TrustStore from a saved trust document (GET /api/v1/verify/trust)."""
-    from .credentials import Ed25519VerificationKey, RsaVerificationKey, make_document_loader
+    from .credentials import (
+        Ed25519VerificationKey,
+        RsaVerificationKey,
+        make_document_loader,
+    )
     from .credentials.verify import TrustStore
 
     keys: dict[str, tuple] = {}

@@ -4,7 +4,10 @@
 #   - Pango + HarfBuzz: text layout and shaping (Devanagari, Tamil, ...);
 #     libharfbuzz-subset0 lets WeasyPrint subset fonts fast (else fontTools).
 #   - fonts-noto-core: Noto Sans + Noto Sans <Indian script> (Devanagari, Tamil,
-#     Bengali, Telugu, Kannada, Malayalam, Gujarati, Gurmukhi, Oriya, Ol Chiki).
+#     Bengali, Telugu, Kannada, Malayalam, Gujarati, Gurmukhi, Oriya, Ol Chiki),
+#     Noto Sans Sinhala, Noto Nastaliq Urdu and Noto Naskh Arabic: every font
+#     the certificate stylesheets name (templates/certificates/*.css; the test
+#     tests/certify/test_render_languages.py checks each name with fc-list).
 #   - fonts-dejavu-core: DejaVu Sans Mono (ids, batch numbers) and a fallback.
 #   - poppler-utils: pdftotext / pdfimages / pdftoppm used by the tests.
 # Idempotent and fast when everything is present (only dpkg-query runs).

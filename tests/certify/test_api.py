@@ -240,3 +240,32 @@ def test_public_key_and_context_are_public(client):
     ctx = client.get("/credentials/vaccination/v2")
     assert ctx.status_code == 200 and ctx.mimetype == "application/ld+json"
     assert "icd11Code" in json.dumps(ctx.json)
+
+
+def test_pdf_language_and_bilingual_are_selectable_and_cached(app, client, token, run_jobs):
+    import subprocess
+
+    from certify.models import RenderedArtifact
+
+    item = certify_item("LANG-1")
+    certify(client, token, [item])
+    run_jobs()
+
+    def text(resp) -> str:
+        assert resp.status_code == 200, resp.data[:200]
+        return subprocess.run(["pdftotext", "-", "-"], input=resp.data, capture_output=True,
+                              check=True).stdout.decode()
+
+    hindi = text(client.get("/certificate/api/certificatePDF/LANG-1?lang=hi", headers=auth(token)))
+    both = text(client.get("/certificate/api/certificatePDF/LANG-1?lang=hi&bilingual=1", headers=auth(token)))
+    english = text(client.get("/certificate/api/certificatePDF/LANG-1", headers=auth(token)))
+    assert "प्रमाणपत्र" in hindi.replace(" ", "") and "Certificate" not in hindi.split("\n")[0]
+    assert "प्रमाणपत्र" in both.replace(" ", "") and "Certificate" in both
+    assert "Certificate" in english and "प्रमाणपत्र" not in english
+    again = client.get("/certificate/api/certificatePDF/LANG-1?lang=hi", headers=auth(token))
+    assert text(again) == hindi
+    with app.app_context():
+        langs = sorted(db.session.scalars(select(RenderedArtifact.lang).where(RenderedArtifact.kind == "pdf")))
+    assert langs == ["en", "hi", "hi+en"]  # each rendered once, then served from the cache
+    bad = client.get("/certificate/api/certificatePDF/LANG-1?lang=xx", headers=auth(token))
+    assert bad.status_code == 400 and bad.json["error"]["fields"][0]["path"] == "lang"

@@ -152,3 +152,42 @@ def test_corrupt_local_header_offset_is_a_payload_error() -> None:
         unpack_qr_payload(bytes(data))
     except QRPayloadError:
         pass
+
+
+def _decode(png: bytes) -> Any:
+    import zxingcpp
+
+    with Image.open(io.BytesIO(png)) as image:
+        found = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(found) == 1
+    return found[0]
+
+
+def test_qr_png_decodes_to_the_exact_payload_at_level_m(signed: dict[str, Any]) -> None:
+    payload = pack_qr_payload(signed)
+    assert any(b >= 0x80 for b in payload)  # binary, not text
+
+    scanned = _decode(qr_png(payload))
+
+    assert scanned.bytes == payload  # byte for byte, no UTF-8 mangling
+    assert scanned.symbology_identifier == "]Q1"  # one plain byte-mode symbol: no ECI, no FNC1
+    assert scanned.ec_level == "M"  # DIVOC's level
+    assert unpack_qr_payload(scanned.bytes) == signed
+    version = int(scanned.extra["Version"])
+    modules = 17 + 4 * version
+    assert Image.open(io.BytesIO(qr_png(payload))).size == ((modules + 8) * 4,) * 2  # 4 px, 4-module zone
+
+
+def test_qr_png_honours_error_correction_and_mask() -> None:
+    import qrcode.constants
+
+    payload = bytes(range(256)) * 3
+    high = _decode(qr_png(payload, error_correction=qrcode.constants.ERROR_CORRECT_H))
+    assert (high.ec_level, high.bytes) == ("H", payload)
+    for mask in (0, 5):
+        fixed = _decode(qr_png(payload, mask_pattern=mask))
+        assert (int(fixed.extra["DataMask"]), fixed.bytes) == (mask, payload)
+    with pytest.raises(ValueError):
+        qr_png(payload, mask_pattern=8)
+    with pytest.raises(ValueError):
+        qr_png(b"x" * 4000)  # more than a version-40 symbol holds
