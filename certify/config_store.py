@@ -67,12 +67,22 @@ def active(key: str) -> ConfigVersion | None:
     return db.session.scalar(select(ConfigVersion).where(ConfigVersion.key == key, ConfigVersion.active))
 
 
+VERSIONS_TTL = 1.0  # seconds other processes may serve the previous version after a publish
+
+
 def active_versions(prefix: str = "") -> dict[str, int]:
-    """{key: active version} — cheap enough to ask on every render or signing batch."""
-    stmt = select(ConfigVersion.key, ConfigVersion.version).where(ConfigVersion.active)
-    if prefix:
-        stmt = stmt.where(ConfigVersion.key.startswith(prefix))
-    return dict(db.session.execute(stmt).all())
+    """{key: active version}, re-read at most every VERSIONS_TTL seconds per process.
+
+    A publish or rollback clears this process's copy at once; other processes see it within
+    VERSIONS_TTL, which keeps the cached-download path to one query.
+    """
+    import time
+
+    cached = current_app.extensions.get("config_versions")
+    if cached is None or time.monotonic() - cached[0] > VERSIONS_TTL:
+        rows = db.session.execute(select(ConfigVersion.key, ConfigVersion.version).where(ConfigVersion.active))
+        cached = current_app.extensions["config_versions"] = (time.monotonic(), dict(rows.all()))
+    return {k: v for k, v in cached[1].items() if k.startswith(prefix)}
 
 
 def current_content(key: str) -> tuple[str, int]:
@@ -191,7 +201,7 @@ def history(key: str) -> list[ConfigVersion]:
 
 
 def forget_caches() -> None:
-    for name in ("divoc_issuer", "divoc_trust", "certificate_renderer"):
+    for name in ("divoc_issuer", "divoc_trust", "certificate_renderer", "config_versions"):
         current_app.extensions.pop(name, None)
 
 

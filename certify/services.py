@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import defer
 
 from core.errors import FieldError, NotFound, ValidationError
 from core.extensions import db
@@ -337,8 +339,8 @@ def get_certificate(certificate_id: str) -> Certificate:
 
 def latest_certificate(code: str, dose: int | None = None, kind: str = VACCINATION) -> Certificate:
     """The live certificate of the highest dose (or of ``dose``; tests: the latest), newest first."""
-    stmt = select(Certificate).where(Certificate.pre_enrollment_code == code, Certificate.kind == kind,
-                                     Certificate.status != REVOKED)
+    stmt = select(Certificate).options(defer(Certificate.credential)).where(
+        Certificate.pre_enrollment_code == code, Certificate.kind == kind, Certificate.status != REVOKED)
     if dose is not None:
         stmt = stmt.where(Certificate.dose == dose)
     cert = db.session.scalar(stmt.order_by(Certificate.dose.desc(), Certificate.issued_at.desc()).limit(1))
@@ -361,6 +363,17 @@ def artifact_version(cert: Certificate, kind: str, lang: str) -> str:
     return f"{config_store.shipped_templates_digest()}.{template}.s{versions.get('settings', 0)}"[:40]
 
 
+_artifact_memo: OrderedDict[tuple, bytes] = OrderedDict()
+ARTIFACT_MEMO_SIZE = 256
+
+
+def _remember(key: tuple, content: bytes) -> None:
+    """A small per-process LRU of rendered artifacts (immutable for their version key)."""
+    _artifact_memo[key] = content
+    while len(_artifact_memo) > ARTIFACT_MEMO_SIZE:
+        _artifact_memo.popitem(last=False)
+
+
 def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
     """The certificate's QR PNG or PDF: rendered on first fetch, then served from the cache.
 
@@ -372,10 +385,17 @@ def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
     from .models import RenderedArtifact
 
     version = artifact_version(cert, kind, lang)
-    cached = db.session.get(RenderedArtifact, (cert.id, kind, lang, version))
+    memo_key = (cert.certificate_id, kind, lang, version)  # ids are never reused, unlike row pks
+    if memo_key in _artifact_memo:
+        _artifact_memo.move_to_end(memo_key)
+        return _artifact_memo[memo_key]
+    cached = db.session.scalar(select(RenderedArtifact.content).where(
+        RenderedArtifact.certificate_pk == cert.id, RenderedArtifact.kind == kind,
+        RenderedArtifact.lang == lang, RenderedArtifact.version == version))
     language, bilingual = (lang or "en").split("+")[0], lang.endswith("+en")
     if cached is not None:
-        return cached.content
+        _remember(memo_key, cached)
+        return cached
     if kind == "qr":
         content = qr_png(pack_qr_payload(cert.credential))
     elif kind == "pdf" and cert.kind == TEST:

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from flask import current_app, g, request
@@ -56,7 +57,13 @@ def issue_token(client_id: str, client_secret: str) -> dict[str, Any]:
     return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
 
 
-def authenticate() -> ApiClient:
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    client_id: str
+    role_set: frozenset[str]
+
+
+def authenticate() -> AuthenticatedClient:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -67,10 +74,11 @@ def authenticate() -> ApiClient:
         raise Unauthorized("the access token has expired") from None
     except BadSignature:
         raise Unauthorized("the access token is not valid") from None
-    client = db.session.scalar(select(ApiClient).where(ApiClient.client_id == data["c"]))
-    if client is None or not client.active:
+    row = db.session.execute(select(ApiClient.client_id, ApiClient.roles).where(
+        ApiClient.client_id == data["c"], ApiClient.active)).first()
+    if row is None:
         raise Unauthorized("the client is not active")
-    return client
+    return AuthenticatedClient(row.client_id, frozenset(row.roles.split()))
 
 
 def require_role(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
