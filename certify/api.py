@@ -1,14 +1,23 @@
 """DIVOC-compatible HTTP API: certify, fetch (JSON, QR, PDF), public key and contexts."""
 from __future__ import annotations
 
-from flask import Response, abort, current_app, g, jsonify, request
+import datetime as dt
+import re
 
+from flask import Response, abort, current_app, g, jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from core import ratelimit
 from core.auth import require_role
 from core.errors import AppError, FieldError, ValidationError
+from core.extensions import db
 from core.jobs import transactional
 from core.models import iso_utc
 
 from . import bp, lifecycle, services, signing, verification
+from .credentials import verify as vlib
+from .models import REVOKED, Certificate, VerificationEvent
 
 
 class UnsupportedMediaType(AppError):
@@ -95,8 +104,6 @@ def revoke_certificates(code: str):
 
 
 def _reason_and_until(require_reason: bool) -> tuple[str, object]:
-    import datetime as dt
-
     body = _json_body() if request.data else {}
     if not isinstance(body, dict):
         raise ValidationError("send a JSON object", [FieldError("$", "must be an object")])
@@ -235,10 +242,6 @@ def _context(doc):
 
 def _verify_input() -> tuple[str, object]:
     """Classify the request body: an uploaded image/file, JSON, or raw scanned bytes."""
-    from werkzeug.exceptions import RequestEntityTooLarge
-
-    from .credentials import verify as vlib
-
     if (request.content_length or 0) > vlib.MAX_INPUT_BYTES * 4:
         raise vlib.InputError("the input is too large")
     try:
@@ -258,10 +261,6 @@ def _verify_input() -> tuple[str, object]:
 @bp.post("/api/v1/verify")
 @transactional
 def verify():
-    from core import ratelimit
-
-    from .credentials import verify as vlib
-
     ratelimit.enforce("verify", current_app.config["VERIFY_RATE_LIMIT"])
     try:
         kind, data = _verify_input()
@@ -296,8 +295,6 @@ def revocation_list():
 
 
 def _public_lookup_limit() -> None:
-    from core import ratelimit
-
     ratelimit.enforce("status", current_app.config["VERIFY_RATE_LIMIT"])
 
 
@@ -314,12 +311,6 @@ def is_revoked():
     cid = body.get("certificateId") if isinstance(body, dict) else None
     if not isinstance(cid, (str, int)) or isinstance(cid, bool) or not str(cid):
         raise ValidationError("certificateId is required", [FieldError("certificateId", "is required")])
-    from sqlalchemy import select
-
-    from core.extensions import db
-
-    from .models import REVOKED, Certificate
-
     status = db.session.scalar(select(Certificate.status).where(Certificate.certificate_id == str(cid)))
     return jsonify({"revoked": status == REVOKED})
 
@@ -332,12 +323,6 @@ _EVENT_FIELDS = {"status", "certificateId", "reason"}
 @transactional
 def verify_events():
     """Record a verification done on the /verify page (status, reason code, certificate id only)."""
-    import re
-
-    from core import ratelimit
-
-    from .models import VerificationEvent
-
     ratelimit.enforce("verify-events", current_app.config["VERIFY_RATE_LIMIT"])
     body = _json_body()
     if not isinstance(body, dict):
@@ -354,8 +339,6 @@ def verify_events():
         errors.append(FieldError("reason", "must be a reason code (a-z, 0-9, _; at most 100 characters)"))
     if errors:
         raise ValidationError("invalid verification event", errors)
-    from core.extensions import db
-
     db.session.add(VerificationEvent(channel="page", format="divoc", status=status, reason=reason,
                                      certificate_id=cid))
     resp = jsonify({"recorded": True})
