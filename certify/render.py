@@ -55,14 +55,18 @@ import gettext
 import io
 import logging
 import re
+import struct
 import threading
 import unicodedata
+import zlib
+from xml.etree import ElementTree
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Final
 
+import cssselect2
 import jinja2
 from markupsafe import Markup
 from PIL import Image, UnidentifiedImageError
@@ -672,9 +676,10 @@ class TestCertificateView:
 def _qr_png_for_pdf(qr_png: bytes) -> bytes:
     """Return the QR PNG as 8-bit grayscale, the cheapest form for WeasyPrint.
 
-    WeasyPrint re-encodes every PNG it embeds and first turns 1-bit and palette
-    images (what QR libraries emit) into RGB; a grayscale PNG skips that
-    conversion and is a third of the RGB data (~10 ms less per render).
+    WeasyPrint first turns 1-bit and palette images (what QR libraries emit)
+    into RGB; a grayscale PNG skips that conversion and is a third of the RGB
+    data. The PNG is written by :func:`_gray_png`, whose pixel data
+    :func:`_install_png_passthrough` lets WeasyPrint embed as is.
     """
     if not qr_png.startswith(_PNG_SIGNATURE):
         raise ValueError("qr_png must be PNG image bytes")
@@ -692,9 +697,91 @@ def _qr_png_for_pdf(qr_png: bytes) -> bytes:
                 gray = image.convert("L")
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"qr_png is not a readable PNG: {exc}") from exc
-    out = io.BytesIO()
-    gray.save(out, format="PNG", compress_level=1)
-    return out.getvalue()
+    return _gray_png(gray)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _gray_png(gray: Image.Image) -> bytes:
+    """Encode an 8-bit grayscale image as PNG, fast: QR codes repeat rows.
+
+    Each pixel row that repeats the one above (most rows of a QR code: a
+    module is several pixels tall) is written with PNG's "Up" filter, i.e. as
+    zeros; other rows unfiltered. Deflate then takes ~1 ms for a 516 px code
+    (Pillow's adaptive filtering: ~3.5 ms) and the file is smaller.
+    """
+    width, height = gray.size
+    raw = gray.tobytes()
+    same = b"\x02" + bytes(width)
+    rows: list[bytes] = []
+    previous = None
+    for start in range(0, width * height, width):
+        row = raw[start:start + width]
+        rows.append(same if row == previous else b"\x00" + row)
+        previous = row
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray, not interlaced
+    return (_PNG_SIGNATURE + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 5)) + _png_chunk(b"IEND", b""))
+
+
+def _png_idat(image: Any) -> bytes | None:
+    """The zlib pixel data of an opened 8-bit gray or RGB, non-interlaced PNG file.
+
+    That data (PNG-filtered rows) is exactly what a PDF ``/FlateDecode``
+    stream with ``/Predictor 15`` holds. ``None`` for anything else (other
+    bit depths, palettes, interlacing, images not read from PNG bytes).
+    """
+    fp = getattr(image, "fp", None)
+    if getattr(image, "format", None) != "PNG" or not isinstance(fp, io.BytesIO):
+        return None
+    data = fp.getbuffer()
+    if bytes(data[:8]) != _PNG_SIGNATURE or bytes(data[12:16]) != b"IHDR":
+        return None
+    depth, color, compression, filtering, interlace = data[24:29]
+    expected_mode = {0: "L", 2: "RGB"}.get(color)
+    if (depth != 8 or expected_mode is None or expected_mode != image.mode
+            or (compression, filtering, interlace) != (0, 0, 0)):
+        return None
+    chunks: list[bytes] = []
+    offset = 8
+    while offset + 8 <= len(data):
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        kind = bytes(data[offset + 4:offset + 8])
+        if kind == b"IDAT":
+            chunks.append(bytes(data[offset + 8:offset + 8 + length]))
+        elif kind == b"IEND":
+            break
+        offset += 12 + length
+    return b"".join(chunks) or None
+
+
+def _install_png_passthrough() -> None:
+    """Let WeasyPrint embed 8-bit gray/RGB PNG pixel data without re-encoding it.
+
+    WeasyPrint decodes every PNG and re-encodes it with Pillow to take the
+    IDAT data for the PDF (~5 ms per render for the QR code). For a PNG that
+    is already in the form the PDF stream needs, its IDAT data is used as is;
+    the embedded image (``/FlateDecode``, ``/Predictor 15``, same size and
+    colour space) decodes to the same pixels. Other images take the original
+    path. Idempotent.
+    """
+    from weasyprint import images as wp_images
+
+    original = wp_images.RasterImage._get_png_data
+    if getattr(original, "_passthrough", False):
+        return
+
+    def _get_png_data(pillow_image: Any) -> bytes:
+        idat = _png_idat(pillow_image)
+        return idat if idat is not None else original(pillow_image)
+
+    _get_png_data._passthrough = True  # type: ignore[attr-defined]
+    wp_images.RasterImage._get_png_data = staticmethod(_get_png_data)
+
+
+_install_png_passthrough()
 
 
 _INTER_TAG_WS: Final = re.compile(r">[ \t]*\n\s*<")
@@ -807,6 +894,39 @@ class _DataURLOnlyFetcher(URLFetcher):  # type: ignore[misc]  # weasyprint is un
         return super().fetch(url, headers)
 
 
+class _ParsedHTML(HTML):  # type: ignore[misc]  # weasyprint is untyped
+    """A WeasyPrint document from an already parsed element tree.
+
+    The shipped certificate templates are well-formed XHTML-compatible HTML
+    (void elements self-closed, explicit ``<head>``/``<body>``/``<tbody>``,
+    no named entities), so the C XML parser builds the same tree as
+    WeasyPrint's pure-Python HTML5 parser (``tinyhtml5``) in a tenth of
+    the time (~0.5 ms instead of ~5 ms). Mirrors ``HTML.__init__``.
+    """
+
+    def __init__(self, root: ElementTree.Element, url_fetcher: URLFetcher) -> None:
+        self.base_url = None  # the templates have no <base>
+        self.url_fetcher = url_fetcher
+        self.media_type = "print"
+        self.wrapper_element = cssselect2.ElementWrapper.from_html_root(root, content_language=None)
+        self.etree_element = self.wrapper_element.etree_element
+
+
+def _parse_xhtml(html: str) -> ElementTree.Element | None:
+    """The element tree of well-formed markup without namespaces, ``<base>`` or
+    ``<script>``; ``None`` when the HTML5 parser must be used."""
+    try:
+        root = ElementTree.fromstring(html)
+    except ElementTree.ParseError:
+        return None
+    if root.tag != "html" or any(e.tag in ("base", "script") or "}" in e.tag for e in root.iter()):
+        return None
+    return root
+
+
+_SHIPPED_TEMPLATES_DIR: Final = (TEMPLATES_DIR / "certificates").resolve()
+
+
 class CertificateRenderer:
     """Renders certificates to A4 PDFs. Build once per process and reuse.
 
@@ -857,6 +977,7 @@ class CertificateRenderer:
         self._css_cache: dict[tuple[str, bool], tuple[CSS, ...]] = {}
         self._test_css_cache: dict[tuple[str, bool], tuple[CSS, ...]] = {}
         self._translations: dict[str, gettext.NullTranslations] = {}
+        self._shipped_files: dict[str | None, bool] = {}
         # Parse the shared stylesheet and compile the default template up front.
         base = self._parse_css(f"{self.template_name}.css")
         self._base_css: tuple[CSS, ...] = (base,) if base is not None else ()
@@ -968,7 +1089,8 @@ class CertificateRenderer:
         """
         html = self.render_html(context, qr_png, lang, bilingual=bilingual)
         bilingual = bool(bilingual) and _base_lang(lang) != "en"
-        return self._write_pdf(html, lambda: self._stylesheets(lang, bilingual))
+        return self._write_pdf(html, lambda: self._stylesheets(lang, bilingual),
+                               self._shipped(lang, self.template_name))
 
     def render_test_html(self, view: TestCertificateView, qr_png: bytes, lang: str = "en", *,
                          bilingual: bool = False) -> str:
@@ -994,9 +1116,21 @@ class CertificateRenderer:
         """
         html = self.render_test_html(view, qr_png, lang, bilingual=bilingual)
         bilingual = bool(bilingual) and _base_lang(lang) != "en"
-        return self._write_pdf(html, lambda: self._test_stylesheets(lang, bilingual))
+        return self._write_pdf(html, lambda: self._test_stylesheets(lang, bilingual),
+                               self._shipped(lang, self.test_template_name))
 
-    def _write_pdf(self, html: str, stylesheets_for: Callable[[], tuple[CSS, ...]]) -> bytes:
+    def _shipped(self, lang: str, name: str) -> bool:
+        """Whether the template for ``lang`` is one of the shipped files (not a
+        published or test template), whose output :func:`_parse_xhtml` may parse."""
+        filename = self._template(lang, name).filename
+        shipped = self._shipped_files.get(filename)
+        if shipped is None:
+            shipped = bool(filename) and Path(filename).resolve().parent == _SHIPPED_TEMPLATES_DIR
+            self._shipped_files[filename] = shipped
+        return shipped
+
+    def _write_pdf(self, html: str, stylesheets_for: Callable[[], tuple[CSS, ...]],
+                   shipped: bool = False) -> bytes:
         with self._lock:
             stylesheets = stylesheets_for()  # parsed on first use, under the lock
             # A render allocates ~10^5 short-lived objects (boxes, styles) that
@@ -1006,7 +1140,9 @@ class CertificateRenderer:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                document = HTML(string=html, url_fetcher=self._fetcher)
+                root = _parse_xhtml(html) if shipped else None
+                document = (_ParsedHTML(root, self._fetcher) if root is not None
+                            else HTML(string=html, url_fetcher=self._fetcher))
                 pdf: bytes | None = document.write_pdf(stylesheets=list(stylesheets),
                                                        font_config=self._font_config)
             except FatalURLFetchingError as exc:  # a BaseException: keep it contained
