@@ -59,12 +59,12 @@ import struct
 import threading
 import unicodedata
 import zlib
-from xml.etree import ElementTree
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Final
+from xml.etree import ElementTree
 
 import cssselect2
 import jinja2

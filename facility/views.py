@@ -42,9 +42,27 @@ def _render_editor(key: str, content: str, error: str | None = None, status: int
     from certify import config_store
 
     _, version = config_store.current_content(key)
+    history = config_store.history(key)
     return render_template("facility/admin/config_edit.html", key=key, content=content, version=version,
-                           history=config_store.history(key), error=error,
+                           history=history, authors=_author_labels(history), error=error,
                            is_template=key.startswith("template:")), status
+
+
+def _author_labels(history) -> dict[str, str]:
+    """'user:7' → the person's name and the last digits of their number, for the history table."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from core.models import User
+
+    ids = {int(r.author[5:]) for r in history if r.author.startswith("user:") and r.author[5:].isdigit()}
+    if not ids:
+        return {}
+    labels = {}
+    for user in db.session.scalars(select(User).where(User.id.in_(ids))):
+        who = user.name or _("User %(id)d", id=user.id)
+        labels[f"user:{user.id}"] = f"{who} (…{user.mobile[-4:]})"
+    return labels
 
 
 @bp.get("/admin/config/<path:key>")

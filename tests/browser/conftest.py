@@ -66,27 +66,35 @@ class _CountingApp:
         self.app = app
         self.requests: list[str] = []
         self.active = 0
+        self.in_flight: dict[int, str] = {}
         self.lock = threading.Condition()
 
     def __call__(self, environ, start_response):
+        token = object()
         with self.lock:
             self.requests.append(environ.get("PATH_INFO", ""))
             self.active += 1
+            self.in_flight[id(token)] = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}"
+        done = lambda: self._done(id(token))  # noqa: E731
         try:
             body = self.app(environ, start_response)
         except BaseException:
-            self._done()
+            done()
             raise
-        return _Body(body, self._done)
+        return _Body(body, done)
 
-    def _done(self) -> None:
+    def _done(self, key: int) -> None:
         with self.lock:
             self.active -= 1
+            self.in_flight.pop(key, None)
             self.lock.notify_all()
 
     def wait_idle(self, timeout: float = 15.0) -> None:
         with self.lock:
-            self.lock.wait_for(lambda: self.active == 0, timeout=timeout)
+            if not self.lock.wait_for(lambda: self.active == 0, timeout=timeout):
+                import sys
+
+                print(f"live server still busy after {timeout}s: {sorted(self.in_flight.values())}", file=sys.stderr)
 
 
 @dataclass

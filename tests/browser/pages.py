@@ -99,3 +99,140 @@ class VerifyResult:
 
     def verify_another(self) -> None:
         self.panel.get_by_role("button", name="Verify another certificate").click()
+
+
+class SignInPage:
+    """/login and /login/code: a mobile number, then the 6-digit code from the SMS."""
+
+    PATH = "/login"
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+
+    def open(self, purpose: str = "facility", next_path: str = "") -> "SignInPage":
+        query = f"?purpose={purpose}" + (f"&next={next_path}" if next_path else "")
+        self.page.goto(self.base_url + self.PATH + query)
+        expect(self.heading).to_be_visible()
+        return self
+
+    @property
+    def heading(self) -> Locator:
+        return self.page.get_by_role("heading", level=1)
+
+    @property
+    def mobile_input(self) -> Locator:
+        return self.page.get_by_label("Mobile number")
+
+    @property
+    def send_code_button(self) -> Locator:
+        return self.page.get_by_role("button", name="Send code")
+
+    @property
+    def code_input(self) -> Locator:
+        return self.page.get_by_label("6-digit code")
+
+    @property
+    def sign_in_button(self) -> Locator:
+        return self.page.get_by_role("button", name="Sign in")
+
+    def request_code(self, mobile: str) -> "SignInPage":
+        self.mobile_input.fill(mobile)
+        self.send_code_button.click()
+        expect(self.heading).to_have_text("Enter the code")
+        return self
+
+    def enter_code(self, code: str) -> None:
+        self.code_input.fill(code)
+        self.sign_in_button.click()
+
+    def sign_in(self, mobile: str, read_code) -> None:
+        """The whole flow; ``read_code(mobile)`` fetches the code that was "sent" by SMS."""
+        self.request_code(mobile)
+        self.enter_code(read_code(mobile))
+        expect(self.page).not_to_have_url(re.compile(r"/login"))
+
+
+class ConfigEditorPage:
+    """/facility/admin/config/<key>: edit, preview, publish and roll back one document."""
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+
+    def open(self, key: str) -> "ConfigEditorPage":
+        self.page.goto(f"{self.base_url}/facility/admin/config/{key}")
+        expect(self.content).to_be_visible()
+        return self
+
+    # --- controls ----------------------------------------------------------------------
+    @property
+    def heading(self) -> Locator:
+        return self.page.get_by_role("heading", level=1)
+
+    @property
+    def active_version(self) -> Locator:
+        return self.page.get_by_text(re.compile(r"^Active version:"))
+
+    @property
+    def content(self) -> Locator:
+        return self.page.get_by_role("textbox", name="Content")
+
+    @property
+    def comment(self) -> Locator:
+        return self.page.get_by_label("What changed (optional)")
+
+    @property
+    def preview_button(self) -> Locator:
+        return self.page.get_by_role("button", name="Preview")
+
+    @property
+    def publish_button(self) -> Locator:
+        return self.page.get_by_role("button", name="Publish")
+
+    @property
+    def preview_image(self) -> Locator:
+        return self.page.get_by_role("img", name="Preview of the certificate with sample data")
+
+    @property
+    def field_error(self) -> Locator:
+        """The rejection shown under the Content field (after a preview or a refused publish)."""
+        return self.page.get_by_role("alert").filter(has_text="Rejected:")
+
+    @property
+    def flash(self) -> Locator:
+        return self.page.get_by_role("status").filter(has_text=re.compile(r"^(Published|Version)"))
+
+    @property
+    def history(self) -> Locator:
+        return self.page.get_by_role("table", name="History")
+
+    def history_row(self, version: int) -> Locator:
+        return self.history.get_by_role("row").filter(
+            has=self.page.get_by_role("cell", name=re.compile(rf"^{version}\b")))
+
+    # --- actions -----------------------------------------------------------------------
+    def replace_content(self, transform) -> str:
+        """Apply ``transform`` to the textarea's text, as if the user typed it; return it."""
+        text = transform(self.content.input_value())
+        self.content.fill(text)
+        return text
+
+    def preview(self) -> None:
+        with self.page.expect_response(re.compile(r"/preview$")):
+            self.preview_button.click()
+
+    def wait_preview_loaded(self, timeout: float = 30_000) -> int:
+        """The preview <img> has decoded; return its natural width."""
+        expect(self.preview_image).to_be_visible(timeout=timeout)
+        self.preview_image.evaluate("img => img.decode()")
+        return self.preview_image.evaluate("img => img.complete ? img.naturalWidth : 0")
+
+    def publish(self, comment: str = "") -> None:
+        if comment:
+            self.comment.fill(comment)
+        self.publish_button.click()
+
+    def roll_back_to(self, version: int) -> None:
+        name = "Roll back to the default" if version == 0 else "Roll back to this version"
+        self.history_row(version).get_by_role("button", name=name).click()
