@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 
 from core.errors import FieldError
@@ -167,17 +168,23 @@ def validate_certify_item(item: Any, path: str, today: dt.date) -> list[FieldErr
     return c.errors
 
 
-def validate_certify_batch(body: Any, max_items: int, today: dt.date) -> list[FieldError]:
+def _validate_batch(body: Any, max_items: int, today: dt.date, noun: str,
+                    validate_item: Callable[[Any, str, dt.date], list[FieldError]]) -> list[FieldError]:
+    """A JSON array of 1..max_items items, each validated with its ``[i]`` path."""
     if not isinstance(body, list):
-        return [FieldError("$", "must be a JSON array of certification requests")]
+        return [FieldError("$", f"must be a JSON array of {noun}s")]
     if not body:
-        return [FieldError("$", "must contain at least one certification request")]
+        return [FieldError("$", f"must contain at least one {noun}")]
     if len(body) > max_items:
         return [FieldError("$", f"has {len(body)} items; at most {max_items} are allowed per request")]
     errors: list[FieldError] = []
     for i, item in enumerate(body):
-        errors.extend(validate_certify_item(item, f"[{i}]", today))
+        errors.extend(validate_item(item, f"[{i}]", today))
     return errors
+
+
+def validate_certify_batch(body: Any, max_items: int, today: dt.date) -> list[FieldError]:
+    return _validate_batch(body, max_items, today, "certification request", validate_certify_item)
 
 
 # --------------------------------------------------------------------------- #
@@ -261,13 +268,4 @@ def validate_test_item(item: Any, path: str, today: dt.date) -> list[FieldError]
 
 def validate_test_batch(body: Any, max_items: int, today: dt.date) -> list[FieldError]:
     """Validate a JSON array of test certification requests; every problem with its path."""
-    if not isinstance(body, list):
-        return [FieldError("$", "must be a JSON array of test certification requests")]
-    if not body:
-        return [FieldError("$", "must contain at least one test certification request")]
-    if len(body) > max_items:
-        return [FieldError("$", f"has {len(body)} items; at most {max_items} are allowed per request")]
-    errors: list[FieldError] = []
-    for i, item in enumerate(body):
-        errors.extend(validate_test_item(item, f"[{i}]", today))
-    return errors
+    return _validate_batch(body, max_items, today, "test certification request", validate_test_item)
