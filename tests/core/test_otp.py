@@ -108,3 +108,12 @@ def test_next_must_stay_on_this_site(app, client):
     code = code_from_outbox(app, "9876500009")
     resp = client.post("/login/code", data={"code": code, "next": "https://evil.example/"})
     assert resp.headers["Location"] == "/portal/"
+
+
+def test_signed_in_pages_offer_sign_out(app, client):
+    request_code(client, "9876500010")
+    client.post("/login/code", data={"code": code_from_outbox(app, "9876500010")})
+    page = client.get("/portal/")
+    assert b"Sign out" in page.data and b"(0010)" in page.data
+    client.post("/logout")
+    assert b"Sign out" not in client.get("/portal/").data
