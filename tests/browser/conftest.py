@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 import certify.views  # noqa: F401  (the /verify routes; must register before the app is created)
 from tests.conftest import ROOT, _truncate
@@ -42,20 +42,28 @@ def browser_context_args(browser_context_args):
 
 
 class _Body:
-    """A WSGI response body that reports when the server closes it."""
+    """A WSGI response body that reports when the response is finished: fully iterated or
+    closed, whichever comes first. (Werkzeug's dev server skips close() when draining a socket
+    the browser reset, which left requests counted as in flight for ever.)"""
 
     def __init__(self, body, on_close):
-        self.body, self.on_close = body, on_close
+        self.body, self.on_close, self.reported = body, on_close, False
+
+    def _report(self) -> None:
+        if not self.reported:
+            self.reported = True
+            self.on_close()
 
     def __iter__(self):
-        return iter(self.body)
+        yield from self.body
+        self._report()
 
     def close(self):
         try:
             if hasattr(self.body, "close"):
                 self.body.close()
         finally:
-            self.on_close()
+            self._report()
 
 
 class _CountingApp:
@@ -70,12 +78,12 @@ class _CountingApp:
         self.lock = threading.Condition()
 
     def __call__(self, environ, start_response):
-        token = object()
+        token = object()  # kept alive by the closure below, so its id stays unique while in flight
         with self.lock:
             self.requests.append(environ.get("PATH_INFO", ""))
             self.active += 1
             self.in_flight[id(token)] = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}"
-        done = lambda: self._done(id(token))  # noqa: E731
+        done = lambda: self._done(id(token), token)  # noqa: E731
         try:
             body = self.app(environ, start_response)
         except BaseException:
@@ -83,7 +91,7 @@ class _CountingApp:
             raise
         return _Body(body, done)
 
-    def _done(self, key: int) -> None:
+    def _done(self, key: int, _token: object = None) -> None:
         with self.lock:
             self.active -= 1
             self.in_flight.pop(key, None)
@@ -109,10 +117,19 @@ class LiveServer:
         return len(self.counter.requests)
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log from the server threads: pytest swaps and closes the captured stderr
+    between tests, and a log write that fails there skipped closing the response, leaving the
+    request counted as in flight (every later test then waited 15 s for the server to idle)."""
+
+    def log(self, type: str, message: str, *args) -> None:  # noqa: A002
+        pass
+
+
 @pytest.fixture(scope="session")
 def live_server(app):
     counter = _CountingApp(app)
-    server = make_server("127.0.0.1", 0, counter, threaded=True)
+    server = make_server("127.0.0.1", 0, counter, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
