@@ -14,8 +14,6 @@ from . import signing
 from .models import REVOKED, SUSPENDED, Certificate
 
 TRUST_CACHE_SECONDS = 30
-BASE_CONTEXTS = frozenset({"https://www.w3.org/2018/credentials/v1", "https://w3id.org/security/v1",
-                           "https://w3id.org/security/v2"})
 
 
 def _trusted_documents() -> tuple[dict, dict]:
@@ -41,25 +39,12 @@ def trust_store():
     """The verifier's trust store, rebuilt at most every TRUST_CACHE_SECONDS per process."""
     import time
 
-    from .credentials import (
-        Ed25519VerificationKey,
-        RsaVerificationKey,
-        make_document_loader,
-    )
-    from .credentials.verify import TrustStore
+    from .credentials.verify import trust_store_from_documents
 
     cached = current_app.extensions.get("divoc_trust")
     if cached and time.monotonic() - cached[0] < TRUST_CACHE_SECONDS:
         return cached[1]
-    keys, documents = _trusted_documents()
-    loaded: dict[str, tuple] = {}
-    for doc in keys:
-        kid = doc["id"]
-        key = (RsaVerificationKey.from_pem(doc["publicKeyPem"], kid) if "publicKeyPem" in doc
-               else Ed25519VerificationKey.from_base58(doc["publicKeyBase58"], kid))
-        loaded[kid] = loaded.get(kid, ()) + (key,)
-    store = TrustStore(keys=loaded, loader=make_document_loader(documents),
-                       contexts=frozenset(documents) - BASE_CONTEXTS)
+    store = trust_store_from_documents(*_trusted_documents())
     current_app.extensions["divoc_trust"] = (time.monotonic(), store)
     return store
 

@@ -38,24 +38,9 @@ def _credential(data: bytes) -> Any:
 
 def trust_from_document(doc: dict) -> Any:
     """A TrustStore from a saved trust document (GET /api/v1/verify/trust)."""
-    from .credentials import (
-        Ed25519VerificationKey,
-        RsaVerificationKey,
-        make_document_loader,
-    )
-    from .credentials.verify import TrustStore
+    from .credentials.verify import trust_store_from_documents
 
-    keys: dict[str, tuple] = {}
-    for entry in doc.get("keys", []):
-        kid = entry["id"]
-        key = (RsaVerificationKey.from_pem(entry["publicKeyPem"], kid) if "publicKeyPem" in entry
-               else Ed25519VerificationKey.from_base58(entry["publicKeyBase58"], kid))
-        keys[kid] = keys.get(kid, ()) + (key,)
-    documents = doc.get("contexts", {})
-    base = {"https://www.w3.org/2018/credentials/v1", "https://w3id.org/security/v1",
-            "https://w3id.org/security/v2"}
-    return TrustStore(keys=keys, loader=make_document_loader(documents),
-                      contexts=frozenset(documents) - base)
+    return trust_store_from_documents(doc.get("keys", []), doc.get("contexts", {}))
 
 
 def verify_offline(data: bytes, trust_doc: dict, revocations: dict | None,

@@ -58,6 +58,26 @@ class Outcome:
         return None
 
 
+BASE_CONTEXTS = frozenset({"https://www.w3.org/2018/credentials/v1", "https://w3id.org/security/v1",
+                           "https://w3id.org/security/v2"})
+
+
+def trust_store_from_documents(keys: list[Mapping[str, Any]],
+                               contexts: Mapping[str, Mapping[str, Any]]) -> TrustStore:
+    """A TrustStore from trust-document parts: key entries ``{"id", "type", "publicKeyBase58"
+    | "publicKeyPem"}`` and context documents by URL (as GET /api/v1/verify/trust serves them)."""
+    from .contexts import make_document_loader
+
+    loaded: dict[str, tuple[VerificationKey, ...]] = {}
+    for entry in keys:
+        kid = entry["id"]
+        key: VerificationKey = (RsaVerificationKey.from_pem(entry["publicKeyPem"], kid) if "publicKeyPem" in entry
+                                else Ed25519VerificationKey.from_base58(entry["publicKeyBase58"], kid))
+        loaded[kid] = loaded.get(kid, ()) + (key,)
+    return TrustStore(keys=loaded, loader=make_document_loader(contexts),
+                      contexts=frozenset(contexts) - BASE_CONTEXTS)
+
+
 def _json(data: bytes | str) -> Any:
     try:
         return json.loads(data)
