@@ -34,6 +34,14 @@ def _json_body():
     return body
 
 
+def _accept(kind: str):
+    """202 with a per-item summary once the whole batch is stored (signing follows)."""
+    results = services.accept_certify_batch(_json_body(), g.api_client.client_id, kind=kind)
+    accepted = sum(r.status == "accepted" for r in results)
+    return jsonify({"accepted": accepted, "duplicates": len(results) - accepted,
+                    "items": [r.as_json() for r in results]}), 202
+
+
 def _dose_arg() -> int | None:
     raw = request.args.get("dose")
     if raw is None:
@@ -47,10 +55,7 @@ def _dose_arg() -> int | None:
 @require_role("certify")
 @transactional
 def certify():
-    results = services.accept_certify_batch(_json_body(), g.api_client.client_id)
-    accepted = sum(r.status == "accepted" for r in results)
-    return jsonify({"accepted": accepted, "duplicates": len(results) - accepted,
-                    "items": [r.as_json() for r in results]}), 202
+    return _accept(services.VACCINATION)
 
 
 def _actor() -> str:
@@ -61,10 +66,7 @@ def _actor() -> str:
 @require_role("certify")
 @transactional
 def certify_test():
-    results = services.accept_certify_batch(_json_body(), g.api_client.client_id, kind=services.TEST)
-    accepted = sum(r.status == "accepted" for r in results)
-    return jsonify({"accepted": accepted, "duplicates": len(results) - accepted,
-                    "items": [r.as_json() for r in results]}), 202
+    return _accept(services.TEST)
 
 
 @bp.put("/v3/certificate")

@@ -97,6 +97,28 @@ class _Checker:
             for key in ADDRESS_KEYS:
                 self.text(addr, key, f"{path}.address")
 
+    def recipient(self, item: dict, path: str, today: dt.date) -> dict | None:
+        """The checks every request's ``recipient`` shares; returns it for kind-specific ones."""
+        recipient = self.obj(item, "recipient", path, required=True)
+        if recipient is None:
+            return None
+        rp = f"{path}.recipient"
+        self.text(recipient, "name", rp, required=True, max_len=200)
+        dob = self.date(recipient, "dob", rp)
+        if dob and dob > today:
+            self.fail(f"{rp}.dob", "must not be in the future")
+        for key in ("gender", "nationality", "identity"):
+            self.text(recipient, key, rp, max_len=200)
+        self.text_list(recipient, "contact", rp)
+        self.address(recipient, rp)
+        return recipient
+
+    def facility(self, item: dict, path: str) -> None:
+        facility = self.obj(item, "facility", path, required=True)
+        if facility is not None:
+            self.text(facility, "name", f"{path}.facility", required=True, max_len=200)
+            self.address(facility, f"{path}.facility")
+
     def text_list(self, data: dict, key: str, path: str) -> None:
         value = data.get(key)
         if value is None:
@@ -121,13 +143,9 @@ def validate_certify_item(item: Any, path: str, today: dt.date) -> list[FieldErr
     if item.get("meta") is not None and not isinstance(item["meta"], dict):
         c.fail(f"{path}.meta", "must be an object")
 
-    recipient = c.obj(item, "recipient", path, required=True)
+    recipient = c.recipient(item, path, today)
     if recipient is not None:
         rp = f"{path}.recipient"
-        c.text(recipient, "name", rp, required=True, max_len=200)
-        dob = c.date(recipient, "dob", rp)
-        if dob and dob > today:
-            c.fail(f"{rp}.dob", "must not be in the future")
         age = recipient.get("age")
         if age is not None:
             if isinstance(age, bool) or not (
@@ -137,10 +155,6 @@ def validate_certify_item(item: Any, path: str, today: dt.date) -> list[FieldErr
                 c.fail(f"{rp}.age", "must be a whole number of years from 0 to 150")
         if recipient.get("dob") is None and age is None:
             c.fail(f"{rp}.dob", "dob or age is required")
-        for key in ("gender", "nationality", "identity"):
-            c.text(recipient, key, rp, max_len=200)
-        c.text_list(recipient, "contact", rp)
-        c.address(recipient, rp)
 
     vaccination = c.obj(item, "vaccination", path, required=True)
     if vaccination is not None:
@@ -161,10 +175,7 @@ def validate_certify_item(item: Any, path: str, today: dt.date) -> list[FieldErr
     vaccinator = c.obj(item, "vaccinator", path, required=True)
     if vaccinator is not None:
         c.text(vaccinator, "name", f"{path}.vaccinator", required=True, max_len=200)
-    facility = c.obj(item, "facility", path, required=True)
-    if facility is not None:
-        c.text(facility, "name", f"{path}.facility", required=True, max_len=200)
-        c.address(facility, f"{path}.facility")
+    c.facility(item, path)
     return c.errors
 
 
@@ -229,17 +240,7 @@ def validate_test_item(item: Any, path: str, today: dt.date) -> list[FieldError]
     if item.get("meta") is not None and not isinstance(item["meta"], dict):
         c.fail(f"{path}.meta", "must be an object")
 
-    recipient = c.obj(item, "recipient", path, required=True)
-    if recipient is not None:
-        rp = f"{path}.recipient"
-        c.text(recipient, "name", rp, required=True, max_len=200)
-        dob = c.date(recipient, "dob", rp)
-        if dob and dob > today:
-            c.fail(f"{rp}.dob", "must not be in the future")
-        for key in ("gender", "nationality", "identity"):
-            c.text(recipient, key, rp, max_len=200)
-        c.text_list(recipient, "contact", rp)
-        c.address(recipient, rp)
+    c.recipient(item, path, today)
 
     details = c.obj(item, "testDetails", path, required=True)
     if details is not None:
@@ -259,10 +260,7 @@ def validate_test_item(item: Any, path: str, today: dt.date) -> list[FieldError]
     verifier = c.obj(item, "verifier", path, required=False)
     if verifier is not None:
         c.text(verifier, "name", f"{path}.verifier", max_len=200)
-    facility = c.obj(item, "facility", path, required=True)
-    if facility is not None:
-        c.text(facility, "name", f"{path}.facility", required=True, max_len=200)
-        c.address(facility, f"{path}.facility")
+    c.facility(item, path)
     return c.errors
 
 
