@@ -201,7 +201,7 @@ def history(key: str) -> list[ConfigVersion]:
 
 
 def forget_caches() -> None:
-    for name in ("divoc_issuer", "divoc_trust", "certificate_renderer", "config_versions"):
+    for name in ("divoc_issuer", "divoc_trust", "certificate_renderer", "config_versions", "effective_settings"):
         current_app.extensions.pop(name, None)
 
 

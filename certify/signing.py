@@ -123,25 +123,33 @@ def build_issuer(cfg: Mapping[str, Any]) -> Issuer:
                   base_url=cfg["CERTIFICATE_BASE_URL"])
 
 
+SETTING_NAMES = {"issuer": "CERTIFICATE_ISSUER", "issuerName": "CERTIFICATE_ISSUER_NAME",
+                 "contextUrl": "CERTIFICATE_CONTEXT_URL", "updateLimit": "CERTIFICATE_UPDATE_LIMIT",
+                 "revokedMessage": "CERTIFICATE_REVOKED_MESSAGE"}
+
+
 def effective_config() -> dict[str, Any]:
     """The app config with the published ``settings`` document laid over it.
 
     Settings edited at run time (issuer, issuer name, context URL, update limit, revoked
-    message) take effect on the next certify or render, without a restart.
+    message) take effect on the next certify or render, without a restart. The active
+    version comes from config_store's short-lived version map, and the document is read
+    only when that version changes, so the hot paths pay no query for it.
     """
-    from .config_store import active
+    import json
 
+    from .config_store import active, active_versions
+
+    version = active_versions("settings").get("settings", 0)
+    cached = current_app.extensions.get("effective_settings")
+    if cached is None or cached[0] != version:
+        row = active("settings") if version else None
+        overlay = json.loads(row.content) if row is not None else {}
+        version = row.version if row is not None else 0
+        cached = current_app.extensions["effective_settings"] = (version, overlay)
     cfg = dict(current_app.config)
-    row = active("settings")
-    if row is not None:
-        import json
-
-        doc = json.loads(row.content)
-        names = {"issuer": "CERTIFICATE_ISSUER", "issuerName": "CERTIFICATE_ISSUER_NAME",
-                 "contextUrl": "CERTIFICATE_CONTEXT_URL", "updateLimit": "CERTIFICATE_UPDATE_LIMIT",
-                 "revokedMessage": "CERTIFICATE_REVOKED_MESSAGE"}
-        cfg.update({names[k]: v for k, v in doc.items() if k in names})
-    cfg["_settings_version"] = row.version if row is not None else 0
+    cfg.update({SETTING_NAMES[k]: v for k, v in cached[1].items() if k in SETTING_NAMES})
+    cfg["_settings_version"] = cached[0]
     return cfg
 
 

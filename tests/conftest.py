@@ -83,7 +83,8 @@ def _truncate(app) -> None:
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         db.session.remove()
-        app.extensions.pop("divoc_trust", None)  # the trust store caches what we just truncated
+        for cache in ("divoc_trust", "config_versions", "effective_settings"):
+            app.extensions.pop(cache, None)  # per-process caches of what we just truncated
         conn_r = app.extensions["redis"]
         keys = list(conn_r.scan_iter("rq:*")) + list(conn_r.scan_iter("rl:*"))
         if keys:
