@@ -69,6 +69,8 @@ class Config:
     PERMANENT_SESSION_LIFETIME = 1800  # seconds of a signed-in session
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    MEMBERS_PER_MOBILE = 4  # CoWIN later raised it to 6
+    BOOKING_DAYS_AHEAD = 14  # how far ahead citizens see appointment slots
 
     # Durability: re-enqueue accepted-but-unsigned requests older than this.
     SWEEP_INTERVAL = 30
@@ -90,7 +92,8 @@ class Config:
         "SIGN_MAX_ATTEMPTS", "SIGN_BATCH_SIZE", "MAX_CONTENT_LENGTH",
         "CERTIFICATE_SCAN_TIMEOUT", "VERIFY_RATE_LIMIT", "REVOCATION_LIST_MAX_AGE",
         "CERTIFICATE_UPDATE_LIMIT", "OTP_TTL", "OTP_MAX_ATTEMPTS", "OTP_SENDS_PER_NUMBER_PER_HOUR",
-        "OTP_SENDS_PER_ADDRESS_PER_HOUR", "PERMANENT_SESSION_LIFETIME",
+        "OTP_SENDS_PER_ADDRESS_PER_HOUR", "PERMANENT_SESSION_LIFETIME", "MEMBERS_PER_MOBILE",
+        "BOOKING_DAYS_AHEAD",
     )
 
 

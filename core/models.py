@@ -1,11 +1,22 @@
-"""Shared models: API clients, programs, vaccines, facilities."""
+"""Shared models: API clients, programs, vaccines, facilities, people and their members, enrolments, slots and appointments."""
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    Time,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 
@@ -52,6 +63,15 @@ class Program(db.Model):
     start_date: Mapped[dt.date | None]
     end_date: Mapped[dt.date | None]
     active: Mapped[bool] = mapped_column(default=True)
+    logo: Mapped[str] = mapped_column(Text, default="")  # a data: URL or a static path
+    #: Eligibility: age in whole years on the day of registration (None: no bound).
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    max_age: Mapped[int | None] = mapped_column(Integer)
+    #: The comorbidities a registrant may declare; with ``comorbidity_required`` at least one must be.
+    comorbidities: Mapped[list] = mapped_column(JSONType, default=list)
+    comorbidity_required: Mapped[bool] = mapped_column(default=False)
+    #: Symptoms a citizen may report after vaccination (the feedback module's list).
+    side_effects: Mapped[list] = mapped_column(JSONType, default=list)
 
 
 class Vaccine(db.Model):
@@ -66,6 +86,12 @@ class Vaccine(db.Model):
     icd11_term: Mapped[str] = mapped_column(String(200))
     doses: Mapped[int] = mapped_column(default=2)
     program_id: Mapped[int | None] = mapped_column(db.ForeignKey("programs.id"), index=True)
+    administration: Mapped[str] = mapped_column(String(40), default="intramuscular")
+    interval_days: Mapped[int] = mapped_column(default=28)  # minimum days between doses
+    validity_days: Mapped[int | None] = mapped_column(Integer)  # certificate validity after the last dose
+    denied_batches: Mapped[list] = mapped_column(JSONType, default=list)  # batch numbers refused at the desk
+    price: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(default=True)
 
 
 class Facility(db.Model):
@@ -77,7 +103,41 @@ class Facility(db.Model):
     address: Mapped[dict] = mapped_column(JSONType, default=dict)
     district: Mapped[str] = mapped_column(String(100), default="", index=True)
     state: Mapped[str] = mapped_column(String(100), default="")
-    pincode: Mapped[str] = mapped_column(String(20), default="")
+    pincode: Mapped[str] = mapped_column(String(20), default="", index=True)
+    category: Mapped[str] = mapped_column(String(40), default="government")  # government | private
+    contact_mobile: Mapped[str] = mapped_column(String(20), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class FacilityProgram(db.Model):
+    """A facility's activation in a program and its slot configuration.
+
+    Appointment slots run from ``appointment_start`` to ``appointment_end`` in steps of
+    ``slot_minutes``, each taking ``slot_capacity`` bookings; walk-ins are taken on
+    ``walkin_days`` (0 = Monday) between ``walkin_start`` and ``walkin_end``.
+    """
+
+    __tablename__ = "facility_programs"
+    __table_args__ = (db.UniqueConstraint("facility_id", "program_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(db.ForeignKey("facilities.id", ondelete="CASCADE"), index=True)
+    program_id: Mapped[int] = mapped_column(db.ForeignKey("programs.id", ondelete="CASCADE"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    daily_rate: Mapped[int] = mapped_column(default=100)  # planned vaccinations per day
+    appointment_start: Mapped[dt.time] = mapped_column(Time, default=dt.time(9, 0))
+    appointment_end: Mapped[dt.time] = mapped_column(Time, default=dt.time(17, 0))
+    slot_minutes: Mapped[int] = mapped_column(default=60)
+    slot_capacity: Mapped[int] = mapped_column(default=10)
+    walkin_days: Mapped[list] = mapped_column(JSONType, default=lambda: [0, 1, 2, 3, 4, 5])
+    walkin_start: Mapped[dt.time | None] = mapped_column(Time, default=dt.time(9, 0))
+    walkin_end: Mapped[dt.time | None] = mapped_column(Time, default=dt.time(17, 0))
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+    facility: Mapped[Facility] = relationship(lazy="joined")
 
 
 class User(db.Model):
@@ -94,6 +154,7 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     roles: Mapped[str] = mapped_column(String(200), default="")
     facility_id: Mapped[int | None] = mapped_column(db.ForeignKey("facilities.id"), index=True)
+    employee_id: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str] = mapped_column(String(10), default="")
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
@@ -148,4 +209,115 @@ class OutboxMessage(db.Model):
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     provider_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class Member(db.Model):
+    """A person registered under a mobile number (the citizen's family, up to MEMBERS_PER_MOBILE).
+
+    Ownership is the mobile number, so members pre-enrolled by an administrator or at a
+    facility desk appear for that number at the citizen's first sign-in.
+    """
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mobile: Mapped[str] = mapped_column(String(20), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    gender: Mapped[str] = mapped_column(String(20), default="")
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    id_type: Mapped[str] = mapped_column(String(40), default="")
+    id_number: Mapped[str] = mapped_column(String(100), default="")
+    nationality: Mapped[str] = mapped_column(String(100), default="")
+    address: Mapped[dict] = mapped_column(JSONType, default=dict)  # addressLine1, district, state, pincode
+    contact: Mapped[str] = mapped_column(String(20), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str] = mapped_column(String(10), default="")
+    source: Mapped[str] = mapped_column(String(20), default="portal")  # portal | facility | preenrolment
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+    enrolments: Mapped[list["Enrolment"]] = relationship(back_populates="member", cascade="all, delete-orphan",
+                                                         order_by="Enrolment.id")
+
+
+class Enrolment(db.Model):
+    """A member's registration in a program; ``code`` is the preEnrollmentCode of their certificates."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (db.UniqueConstraint("member_id", "program_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    member_id: Mapped[int] = mapped_column(db.ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    program_id: Mapped[int] = mapped_column(db.ForeignKey("programs.id"), index=True)
+    comorbidities: Mapped[list] = mapped_column(JSONType, default=list)
+    facility_id: Mapped[int | None] = mapped_column(db.ForeignKey("facilities.id"), index=True)  # enrolled at
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="enrolments")
+    program: Mapped[Program] = relationship(lazy="joined")
+
+
+class Slot(db.Model):
+    """One bookable appointment slot; ``booked`` only rises through a guarded UPDATE.
+
+    Slots are materialised from the facility's FacilityProgram configuration when first
+    shown; the check constraint is the last line against overbooking.
+    """
+
+    __tablename__ = "slots"
+    __table_args__ = (
+        db.UniqueConstraint("facility_id", "program_id", "day", "start_time"),
+        db.CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
+        db.Index("ix_slots_program_day", "program_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    facility_id: Mapped[int] = mapped_column(db.ForeignKey("facilities.id", ondelete="CASCADE"))
+    program_id: Mapped[int] = mapped_column(db.ForeignKey("programs.id", ondelete="CASCADE"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    start_time: Mapped[dt.time] = mapped_column(Time)
+    end_time: Mapped[dt.time] = mapped_column(Time)
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+    facility: Mapped[Facility] = relationship(lazy="joined")
+
+
+class Appointment(db.Model):
+    """A member's booking of a slot for one dose; one live booking per (enrolment, dose)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        db.Index("uq_appointments_live_dose", "enrolment_id", "dose", unique=True,
+                 postgresql_where=db.text("status = 'booked'"), sqlite_where=db.text("status = 'booked'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(db.ForeignKey("enrolments.id", ondelete="CASCADE"), index=True)
+    slot_id: Mapped[int] = mapped_column(BigId, db.ForeignKey("slots.id"), index=True)
+    dose: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="booked")  # booked | cancelled | completed
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+    enrolment: Mapped[Enrolment] = relationship(lazy="joined")
+    slot: Mapped[Slot] = relationship(lazy="joined")
+
+
+class SideEffectReport(db.Model):
+    """Symptoms a citizen reported for a member, linked to the facility that vaccinated them."""
+
+    __tablename__ = "side_effect_reports"
+    __table_args__ = (db.Index("ix_side_effect_reports_facility_created", "facility_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(db.ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    enrolment_code: Mapped[str] = mapped_column(String(100), default="")
+    certificate_id: Mapped[str] = mapped_column(String(100), default="")
+    facility_id: Mapped[int | None] = mapped_column(db.ForeignKey("facilities.id"))
+    symptoms: Mapped[list] = mapped_column(JSONType, default=list)
+    reported_by: Mapped[str] = mapped_column(String(20))  # the signed-in mobile
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
