@@ -164,3 +164,18 @@ def test_exports_require_a_bearer_token(client, issued):
     for path in (f"{SHC}?refId={issued}&type=qr", f"{SHC}?refId={issued}&type=file", f"{FHIR}?refId={issued}"):
         assert client.get(path).status_code == 401
         assert client.get(path, headers={"Authorization": "Bearer forged"}).status_code == 401
+
+
+def test_cli_generates_a_dev_key_once(app, tmp_path):
+    path = tmp_path / "shc.pem"
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["certify", "keys", "generate-shc", "--out", str(path)])
+    again = runner.invoke(args=["certify", "keys", "generate-shc", "--out", str(path), "--if-missing"])
+    refused = runner.invoke(args=["certify", "keys", "generate-shc", "--out", str(path)])
+
+    key = shc.load_shc_key(path.read_text())
+    assert first.exit_code == 0 and key.kid in first.output
+    assert again.exit_code == 0 and "key exists" in again.output
+    assert refused.exit_code != 0 and "refusing to overwrite" in refused.output
+    assert path.stat().st_mode & 0o077 == 0
