@@ -93,6 +93,8 @@ QR_PREFIX = "shc:/"
 MAX_SINGLE_QR_JWS = 1195
 #: Longest JWS part per chunk when a card is split (``shc:/i/n/`` takes more room).
 MAX_CHUNK_JWS = 1191
+#: Most chunks a card may claim (far more than any card needs).
+MAX_CHUNKS = 64
 #: Largest version the spec allows for a health-card QR.
 MAX_QR_VERSION = 22
 #: Largest accepted input (characters) and inflated payload (bytes).
@@ -147,6 +149,15 @@ def _b64url_decode(text: str) -> bytes:
     if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads(text: str) -> Any:
+    """Strict JSON: NaN and Infinity (which Python's parser accepts) are refused."""
+    return json.loads(text, parse_constant=_no_constant)
 
 
 def minified(value: Any) -> bytes:
@@ -434,21 +445,25 @@ def shc_qr_png(content: str, *, box_size: int = 4, border: int = 4) -> bytes:
 # Checks shared by the verifier and the tests
 # --------------------------------------------------------------------------- #
 
+def _short(path: str) -> str:
+    return path if len(path) <= 120 else f"{path[:60]}...{path[-50:]}"
+
+
 def _walk_empty(value: Any, path: str, errors: list[str]) -> None:
     if isinstance(value, Mapping):
         if not value:
-            errors.append(f"{path} is empty (FHIR forbids empty objects)")
+            errors.append(f"{_short(path)} is empty (FHIR forbids empty objects)")
         for k, v in value.items():
             _walk_empty(v, f"{path}.{k}", errors)
     elif isinstance(value, list):
         if not value:
-            errors.append(f"{path} is empty (FHIR forbids empty arrays)")
+            errors.append(f"{_short(path)} is empty (FHIR forbids empty arrays)")
         for i, v in enumerate(value):
             _walk_empty(v, f"{path}[{i}]", errors)
     elif isinstance(value, str) and not value.strip():
-        errors.append(f"{path} is an empty string (FHIR forbids empty values)")
+        errors.append(f"{_short(path)} is an empty string (FHIR forbids empty values)")
     elif value is None:
-        errors.append(f"{path} is null (FHIR forbids null values)")
+        errors.append(f"{_short(path)} is null (FHIR forbids null values)")
 
 
 def _walk_references(value: Any, path: str, targets: frozenset[str], errors: list[str],
@@ -458,13 +473,13 @@ def _walk_references(value: Any, path: str, targets: frozenset[str], errors: lis
             if k == "reference" and isinstance(v, str):
                 if _RESOURCE_REF.fullmatch(v):
                     if v not in targets:
-                        errors.append(f"{path}.reference {v!r} names no entry of the Bundle")
+                        errors.append(f"{_short(path)}.reference {v[:80]!r} names no entry of the Bundle")
                 else:
-                    warnings.append(f"{path}.reference {v!r} should be a short resource:N reference")
+                    warnings.append(f"{_short(path)}.reference {v[:80]!r} should be a short resource:N reference")
             elif k == "display" and isinstance(value.get("system"), str):
-                warnings.append(f"{path}.display: Coding.display should be left out")
+                warnings.append(f"{_short(path)}.display: Coding.display should be left out")
             elif k == "coding" and isinstance(value.get("text"), str):
-                warnings.append(f"{path}.text: CodeableConcept.text should be left out")
+                warnings.append(f"{_short(path)}.text: CodeableConcept.text should be left out")
             _walk_references(v, f"{path}.{k}", targets, errors, warnings)
     elif isinstance(value, list):
         for i, v in enumerate(value):
@@ -576,6 +591,9 @@ def _time_value(payload: Mapping[str, Any], name: str, errors: list[str]) -> flo
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         errors.append(f"{name} must be a number of seconds")
+        return None
+    if not math.isfinite(value):
+        errors.append(f"{name} must be a finite number")
         return None
     if value > _MS_THRESHOLD:
         errors.append(f"{name} must be seconds since the epoch (this looks like milliseconds)")
@@ -740,6 +758,8 @@ def decode_numeric(chunks: Sequence[str]) -> tuple[str, list[str]]:
                 warnings.append(f"the JWS is longer than {MAX_SINGLE_QR_JWS} characters (version 22)")
         else:
             index, count = int(index_text), int(count_text)
+            if count > MAX_CHUNKS:
+                raise ValueError(f"a card has at most {MAX_CHUNKS} chunks, this one claims {count}")
             if count == 1:
                 warnings.append("a single QR should not carry a chunk header")
             if not 1 <= index <= count:
@@ -773,8 +793,8 @@ def read_jws(jws: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     if len(parts) != 3 or not all(parts):
         raise ValueError("not a compact JWS (header.payload.signature)")
     try:
-        header = json.loads(_b64url_decode(parts[0]).decode("utf-8"))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        header = _loads(_b64url_decode(parts[0]).decode("utf-8"))
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError("the JWS header is not base64url JSON") from exc
     if not isinstance(header, dict):
         raise ValueError("the JWS header is not a JSON object")
@@ -804,7 +824,7 @@ def read_jws(jws: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
         text = raw.decode("utf-8")
         if text.startswith("\ufeff") or text != text.strip():
             raise ValueError("the payload has a byte-order mark or surrounding whitespace")
-        payload = json.loads(text)
+        payload = _loads(text)
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ValueError("the payload is not UTF-8 JSON") from exc
     except ValueError as exc:
@@ -848,7 +868,10 @@ def _verify_one(jws: str, trusted: Mapping[str, Any], now: float,
         return "invalid", [str(exc)], warnings, None, None, None
     issuer = payload.get("iss") if isinstance(payload.get("iss"), str) else None
     kid = header["kid"]
-    errors, payload_warnings = check_payload(payload, now=now)
+    try:
+        errors, payload_warnings = check_payload(payload, now=now)
+    except RecursionError:
+        return "invalid", ["the payload is nested too deeply"], warnings, None, None, None
     warnings += payload_warnings
     jwks = trusted.get(issuer) if issuer else None
     if jwks is None:
@@ -903,7 +926,7 @@ def _jws_list(data: Union[str, bytes, Sequence[str]]) -> tuple[list[str], list[s
         raise _Invalid("only numeric QR chunks can be combined")
     if first.startswith("{"):
         try:
-            doc = json.loads(first)
+            doc = _loads(first)
         except (ValueError, RecursionError):
             raise _Invalid("not a .smart-health-card file: not JSON") from None
         if isinstance(doc, Mapping) and doc.get("resourceType") == "Parameters":
@@ -955,33 +978,35 @@ def verify_shc(data: Union[str, bytes, Sequence[str]], trusted: Mapping[str, Any
                            tuple(immunizations), tuple(payloads), tuple(cards))
 
 
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _first(value: Any) -> Mapping[str, Any]:
+    return _obj(value[0]) if isinstance(value, list) and value else {}
+
+
 def _holder(payloads: Sequence[Mapping[str, Any]]) -> tuple[str, str, list[ShcImmunization]]:
+    """Name, birth date and vaccinations for display (whatever shape the payload has)."""
     name, birth_date, immunizations = "", "", []
     for payload in payloads:
-        try:
-            entries = payload["vc"]["credentialSubject"]["fhirBundle"]["entry"]
-        except (KeyError, TypeError):
-            continue
+        bundle = _obj(_obj(_obj(payload.get("vc")).get("credentialSubject")).get("fhirBundle"))
+        entries = bundle.get("entry")
         for entry in entries if isinstance(entries, list) else ():
-            res = entry.get("resource") if isinstance(entry, Mapping) else None
-            if not isinstance(res, Mapping):
-                continue
+            res = _obj(_obj(entry).get("resource"))
             if res.get("resourceType") == "Patient" and not name:
-                names = res.get("name")
-                first = names[0] if isinstance(names, list) and names and isinstance(names[0], Mapping) else {}
+                first = _first(res.get("name"))
                 given = first.get("given") if isinstance(first.get("given"), list) else []
                 parts = [str(g) for g in given] + ([str(first["family"])] if first.get("family") else [])
                 name = str(first.get("text") or " ".join(parts))
                 birth_date = str(res.get("birthDate") or "")
             elif res.get("resourceType") == "Immunization":
-                coding = (res.get("vaccineCode") or {}).get("coding") or [{}]
-                first_coding = coding[0] if isinstance(coding[0], Mapping) else {}
-                performers = res.get("performer") if isinstance(res.get("performer"), list) else []
-                actor = performers[0].get("actor", {}) if performers and isinstance(performers[0], Mapping) else {}
+                coding = _first(_obj(res.get("vaccineCode")).get("coding"))
+                actor = _obj(_first(res.get("performer")).get("actor"))
                 immunizations.append(ShcImmunization(
                     str(res.get("occurrenceDateTime") or res.get("occurrenceString") or ""),
-                    str(first_coding.get("system") or ""), str(first_coding.get("code") or ""),
-                    str(res.get("lotNumber") or ""), str(actor.get("display") or "") if isinstance(actor, Mapping) else ""))
+                    str(coding.get("system") or ""), str(coding.get("code") or ""),
+                    str(res.get("lotNumber") or ""), str(actor.get("display") or "")))
     return name, birth_date, immunizations
 
 

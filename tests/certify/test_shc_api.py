@@ -179,3 +179,14 @@ def test_cli_generates_a_dev_key_once(app, tmp_path):
     assert again.exit_code == 0 and "key exists" in again.output
     assert refused.exit_code != 0 and "refusing to overwrite" in refused.output
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_chunked_card_shows_every_chunk_in_the_png():
+    from certify.shc_exports import _stacked
+    from tests.certify.credentials.test_credentials_shc import EXAMPLES
+
+    jws = (EXAMPLES / "example-02-d-jws.txt").read_text().strip()
+    chunks = shc.qr_chunks(jws)
+    png = _stacked([shc.shc_qr_png(c) for c in chunks])
+    found = {s.text for s in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))}
+    assert found == set(chunks) and len(chunks) == 3

@@ -234,8 +234,41 @@ def test_tampering_and_unknown_issuers_are_rejected(trusted, spec_key):
     assert shc.verify_shc(jws, other, now=NOW).reasons[0].startswith("unknown key")
     for garbage in ("", "shc:/", "a.b", "x" * 300_000, b"\xff\xfe", "shc:/99", "{", "[]"):
         assert shc.verify_shc(garbage, trusted, now=NOW).status == "invalid"
+    assert "at most 64 chunks" in shc.verify_shc("shc:/1/999999999999/5656", trusted, now=NOW).reasons[0]
     bomb = f"{header}.{base64.urlsafe_b64encode(zlib.compress(b'0' * 5_000_000)[2:-4]).rstrip(b'=').decode()}.{signature}"
     assert "more than" in shc.verify_shc(bomb, trusted, now=NOW).reasons[0]
+
+
+def test_odd_shapes_in_a_signed_card_are_reported_not_raised(spec_key):
+    trust = {"https://divoc.test": {"keys": [spec_key.public_jwk()]}}
+
+    def card(payload) -> shc.ShcVerification:
+        return shc.verify_shc(shc.sign_health_card(payload, spec_key), trust, now=NOW)
+
+    bundle = shc.build_fhir_bundle([credential()])
+    bundle["entry"][1]["resource"]["vaccineCode"] = "210"
+    bundle["entry"][1]["resource"]["performer"] = ["ABC"]
+    odd = card(shc.build_shc_payload(bundle, issuer="https://divoc.test", nbf=NBF))
+    assert odd.status == "invalid" and "vaccineCode.coding is required" in " ".join(odd.reasons)
+    assert odd.name == "John Doe" and odd.immunizations[0].code == ""
+
+    nan = shc.build_shc_payload(shc.build_fhir_bundle([credential()]), issuer="https://divoc.test", nbf=NBF)
+    jws = shc.sign_health_card(nan, spec_key)
+    header, body, _ = jws.split(".")
+    raw = shc.minified(nan).replace(str(NBF).encode(), b"NaN")
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    forged_body = base64.urlsafe_b64encode(compressor.compress(raw) + compressor.flush()).rstrip(b"=").decode()
+    signature = base64.urlsafe_b64encode(spec_key.sign(f"{header}.{forged_body}".encode())).rstrip(b"=").decode()
+    assert "is not JSON" in shc.verify_shc(f"{header}.{forged_body}.{signature}", trust, now=NOW).reasons[0]
+
+    deep: dict = {}
+    node = deep
+    for _ in range(900):  # about as deep as JSON parsers go
+        node["x"] = {}
+        node = node["x"]
+    nested = card(shc.build_shc_payload({"resourceType": "Bundle", "type": "collection", "entry": [deep]},
+                                        issuer="https://divoc.test", nbf=NBF))
+    assert nested.status == "invalid" and max(len(r) for r in nested.reasons) < 300
 
 
 # --- the validator's fixtures --------------------------------------------------------------
