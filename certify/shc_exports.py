@@ -25,7 +25,7 @@ from core.models import utcnow
 
 from .credentials import shc
 from .credentials.ddcc import ddcc_vs_document, ddcc_vs_from_credential
-from .models import Certificate, RenderedArtifact
+from .models import REVOKED, VALID, Certificate, RenderedArtifact
 
 SHC_KINDS = ("qr", "pdf", "file")
 SHC_FILE_MIMETYPE = "application/smart-health-card"
@@ -80,9 +80,9 @@ def _live_doses(code: str) -> list[Certificate]:
     now = utcnow()
     rows = db.session.scalars(
         select(Certificate).where(Certificate.pre_enrollment_code == code, Certificate.kind == "vaccination",
-                                  Certificate.status != "revoked")
+                                  Certificate.status != REVOKED)
         .order_by(Certificate.dose, Certificate.issued_at)).all()
-    doses = [c for c in rows if c.effective_status(now) == "valid"]
+    doses = [c for c in rows if c.effective_status(now) == VALID]
     if not doses:
         raise NotFound("no valid vaccination certificate for this beneficiary")
     return doses
