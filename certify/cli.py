@@ -71,6 +71,23 @@ def generate_key(key_type: str, out: str | None, if_missing: bool) -> None:
     click.echo(f"wrote {key_type} private key to {path}")
 
 
+@keys.command("generate-shc")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Private key PEM path (default: instance/shc-key.pem).")
+@click.option("--if-missing", is_flag=True, help="Do nothing when the file exists.")
+def generate_shc_key(out: str | None, if_missing: bool) -> None:
+    """Generate a dev SMART Health Card key (ES256, P-256)."""
+    from .shc_exports import default_shc_key_path, write_shc_key
+
+    path = out or default_shc_key_path()
+    if os.path.exists(path):
+        if if_missing:
+            click.echo(f"key exists: {path}")
+            return
+        raise click.ClickException(f"{path} exists; refusing to overwrite a signing key")
+    click.echo(f"wrote SMART Health Card key {write_shc_key(path)} to {path}")
+
+
 @bp.cli.command("sweep")
 @click.option("--grace", type=int, default=None, help="Seconds a request may stay pending.")
 def sweep(grace: int | None) -> None:

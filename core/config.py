@@ -49,6 +49,12 @@ class Config:
     CERTIFICATE_LANGUAGES = "en,hi,bn,ta,te,mr,gu,kn,ml,pa,si,ur"  # ?lang= on the PDF endpoints
     PRERENDER_LANGUAGES = ""  # e.g. "en,hi": workers render these PDFs right after issuance
 
+    # SMART Health Card exports: ES256 (P-256) key as PEM or JWK, or a file holding it
+    # (default instance/shc-key.pem); the issuer URL serves /.well-known/jwks.json.
+    SHC_ISSUER_URL: str | None = None  # default: CERTIFICATE_BASE_URL
+    SHC_PRIVATE_KEY: str | None = None
+    SHC_PRIVATE_KEY_FILE: str | None = None
+
     # Verification
     CERTIFICATE_REVOKED_MESSAGE = ""  # e.g. "please download the updated certificate from the portal"
     CERTIFICATE_SCAN_TIMEOUT = 30  # seconds the camera scans before offering a retry
@@ -86,6 +92,7 @@ class Config:
         "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID",
         "CERTIFICATE_PRIVATE_KEY", "CERTIFICATE_PRIVATE_KEY_FILE",
         "CERTIFICATE_PUBLIC_KEY", "CERTIFICATE_PUBLIC_KEY_FILE",
+        "SHC_ISSUER_URL", "SHC_PRIVATE_KEY", "SHC_PRIVATE_KEY_FILE",
     )
     ENV_INTS = (
         "ACCESS_TOKEN_TTL", "CERTIFY_MAX_BATCH", "SWEEP_INTERVAL", "SWEEP_GRACE",
@@ -115,6 +122,7 @@ def load(overrides: dict | None = None) -> dict:
     cfg["CERTIFICATE_CONTEXT_URL"] = (
         cfg.get("CERTIFICATE_CONTEXT_URL") or base + "/credentials/vaccination/v2"
     )
+    cfg["SHC_ISSUER_URL"] = (cfg.get("SHC_ISSUER_URL") or base).rstrip("/")
     cfg["CERTIFICATE_TEST_CONTEXT_URL"] = (
         cfg.get("CERTIFICATE_TEST_CONTEXT_URL") or base + "/credentials/testCertificate/v1"
     )

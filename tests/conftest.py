@@ -49,10 +49,12 @@ def key_dir(tmp_path_factory) -> Path:
 def app(key_dir):
     _check_services()
     from certify import signing
+    from certify.shc_exports import write_shc_key
     from core import create_app
 
     key_path = key_dir / "ed25519.pem"
     signing.write_private_key(str(key_path), "ed25519")
+    write_shc_key(str(key_dir / "shc.pem"))
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "test-secret",
@@ -61,6 +63,7 @@ def app(key_dir):
         "CERTIFICATE_BASE_URL": "https://divoc.test",
         "CERTIFICATE_DID": "did:divoc:test#key-1",
         "CERTIFICATE_PRIVATE_KEY_FILE": str(key_path),
+        "SHC_PRIVATE_KEY_FILE": str(key_dir / "shc.pem"),
         "WTF_CSRF_ENABLED": False,
     })
     with app.app_context():

@@ -27,6 +27,7 @@ __all__ = [
     "ZIP_ENTRY_NAME",
     "pack_qr_payload",
     "qr_png",
+    "qr_text_png",
     "unpack_qr_payload",
 ]
 
@@ -206,13 +207,35 @@ def qr_png(
         if not 0 <= mask_pattern <= 7:
             raise ValueError("mask_pattern must be 0-7 or None")
         options["data_mask"] = mask_pattern
+    # bytes (not str) -> byte mode, no ECI; zxing-cpp ignores unknown options,
+    # tests/certify/credentials/test_credentials_qr.py checks these are honoured.
+    return _barcode_png(bytes(payload), options, box_size, border)[0]
+
+
+def qr_text_png(text: str, *, ec_level: str = "L", box_size: int = 4, border: int = 4) -> tuple[bytes, int]:
+    """(PNG, symbol version) of a QR code holding ASCII ``text`` in the fewest bits.
+
+    zxing-cpp segments the text by itself: ``shc:/`` + digits becomes a byte segment
+    and a numeric segment (what SMART Health Cards require), with no ECI.
+
+    :raises ValueError: non-ASCII text, a bad level, or text that does not fit a QR code.
+    """
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError("text must be ASCII")
+    if ec_level not in ("L", "M", "Q", "H"):
+        raise ValueError(f"unknown ec_level {ec_level!r}")
+    if box_size < 1 or border < 0:
+        raise ValueError("box_size must be >= 1 and border >= 0")
+    return _barcode_png(text, {"ec_level": ec_level}, box_size, border)
+
+
+def _barcode_png(content: Union[bytes, str], options: dict[str, Any], box_size: int,
+                 border: int) -> tuple[bytes, int]:
     try:
-        # bytes (not str) -> byte mode, no ECI; zxing-cpp ignores unknown options,
-        # tests/certify/credentials/test_credentials_qr.py checks these are honoured.
-        code = zxingcpp.create_barcode(bytes(payload), zxingcpp.BarcodeFormat.QRCode, **options)
+        code = zxingcpp.create_barcode(content, zxingcpp.BarcodeFormat.QRCode, **options)
         modules = memoryview(code.to_image(scale=1, add_quiet_zones=False))  # 0 = dark, 255 = light
     except (ValueError, RuntimeError) as exc:
-        raise ValueError(f"cannot encode {len(payload)} bytes as a QR code: {exc}") from exc
+        raise ValueError(f"cannot encode {len(content)} characters as a QR code: {exc}") from exc
     height, width = modules.shape[:2]
     image = Image.frombytes("L", (width, height), modules.tobytes())
     if border:
@@ -222,4 +245,4 @@ def qr_png(
                              Image.Resampling.NEAREST)
     out = io.BytesIO()
     image.convert("1").save(out, format="PNG")
-    return out.getvalue()
+    return out.getvalue(), (width - 17) // 4

@@ -127,6 +127,11 @@ def credential_from_request_json(body: Any) -> dict[str, Any]:
 
 def decode_qr_image(image: bytes) -> bytes:
     """The raw bytes of the QR code in a PNG/JPEG image."""
+    return bytes(read_qr_symbols(image)[0].bytes)
+
+
+def read_qr_symbols(image: bytes) -> list[Any]:
+    """Every QR code zxing-cpp finds in a PNG/JPEG image (``zxingcpp.Barcode`` objects)."""
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
@@ -146,7 +151,7 @@ def decode_qr_image(image: bytes) -> bytes:
         raise InputError("unreadable image: not a readable PNG or JPEG") from None
     if not results:
         raise InputError("unreadable QR: no QR code found in the image")
-    return bytes(results[0].bytes)
+    return list(results)
 
 
 def is_image(data: bytes) -> bool:

@@ -1,0 +1,220 @@
+"""SMART Health Card and WHO DDCC exports of stored certificates (services).
+
+The API views (``certify/shc_api.py``) validate the query and call one function here;
+the portal can call the same functions for a signed-in holder.
+
+A card holds every live (valid, not suspended) vaccination dose of the beneficiary, in
+dose order.  Signatures are deterministic (RFC 6979) and ``nbf`` is the issue time of
+the newest dose, so the same certificates always give the same card: the QR PNG and
+the PDF are cached like the DIVOC renderings, keyed by a digest of the card's JWS.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from core.errors import NotFound, ValidationError
+from core.extensions import db
+from core.models import utcnow
+
+from .credentials import shc
+from .credentials.ddcc import ddcc_vs_document, ddcc_vs_from_credential
+from .models import REVOKED, VALID, Certificate, RenderedArtifact
+
+SHC_KINDS = ("qr", "pdf", "file")
+SHC_FILE_MIMETYPE = "application/smart-health-card"
+FHIR_MIMETYPE = "application/fhir+json"
+
+
+class NotExportable(ValidationError):
+    """The stored certificate lacks what the target format needs."""
+
+    status = 422
+    code = "not_exportable"
+
+
+def default_shc_key_path() -> str:
+    return os.path.join(current_app.instance_path, "shc-key.pem")
+
+
+def write_shc_key(path: str) -> str:
+    """Write a new ES256 issuer key (PKCS#8 PEM, owner-only); return its kid."""
+    key = shc.generate_shc_key()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.private_key_pem())
+    return key.kid
+
+
+def shc_key() -> shc.ShcSigningKey:
+    """This process's SMART Health Card key: SHC_PRIVATE_KEY (PEM or JWK), its _FILE, or instance/."""
+    cached = current_app.extensions.get("shc_key")
+    if cached is not None:
+        return cached
+    cfg = current_app.config
+    material = cfg.get("SHC_PRIVATE_KEY")
+    if not material:
+        path = cfg.get("SHC_PRIVATE_KEY_FILE") or default_shc_key_path()
+        if not os.path.exists(path):
+            raise RuntimeError(f"no SMART Health Card key: set SHC_PRIVATE_KEY_FILE or run "
+                               f"`flask --app wsgi certify keys generate-shc` (looked for {path})")
+        with open(path, encoding="utf-8") as fh:
+            material = fh.read()
+    key = current_app.extensions["shc_key"] = shc.load_shc_key(material)
+    return key
+
+
+def jwks_document() -> dict[str, Any]:
+    """The issuer's public JWKS (``/.well-known/jwks.json``)."""
+    return {"keys": [shc_key().public_jwk()]}
+
+
+def _live_doses(code: str) -> list[Certificate]:
+    now = utcnow()
+    rows = db.session.scalars(
+        select(Certificate).where(Certificate.pre_enrollment_code == code, Certificate.kind == "vaccination",
+                                  Certificate.status != REVOKED)
+        .order_by(Certificate.dose, Certificate.issued_at)).all()
+    doses = [c for c in rows if c.effective_status(now) == VALID]
+    if not doses:
+        raise NotFound("no valid vaccination certificate for this beneficiary")
+    return doses
+
+
+@dataclass(frozen=True)
+class HealthCard:
+    """A signed card and where it came from."""
+
+    jws: str
+    bundle: dict[str, Any]
+    certificates: tuple[Certificate, ...]
+    issuer: str
+    kid: str
+
+    @property
+    def qr_contents(self) -> list[str]:
+        return shc.qr_chunks(self.jws)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.jws.encode("ascii")).hexdigest()
+
+
+def health_card(code: str, family: str | None = None, given: str | None = None) -> HealthCard:
+    """The SMART Health Card of a beneficiary's valid doses (``family``/``given``: how the
+    holder's name splits; without them the name goes into ``name.text``)."""
+    doses = _live_doses(code)
+    credentials = [c.credential for c in doses]
+    try:
+        bundle = shc.build_fhir_bundle(credentials, family=family,
+                                       given=given.split() if given else None)
+    except ValueError as exc:
+        raise NotExportable(f"cannot export as a SMART Health Card: {exc}") from None
+    key = shc_key()
+    issuer = current_app.config["SHC_ISSUER_URL"]
+    nbf = int(max(c.issued_at for c in doses).timestamp())
+    jws = shc.sign_health_card(shc.build_shc_payload(bundle, issuer=issuer, nbf=nbf), key)
+    return HealthCard(jws, bundle, tuple(doses), issuer, key.kid)
+
+
+def _cached(card: HealthCard, kind: str, render) -> bytes:
+    """A card rendering from the artifact cache (keyed by the newest dose and the JWS digest)."""
+    from . import config_store
+
+    owner = card.certificates[-1]
+    version = f"{card.digest[:24]}.{config_store.shipped_templates_digest()}"[:40]
+    cached = db.session.scalar(select(RenderedArtifact.content).where(
+        RenderedArtifact.certificate_pk == owner.id, RenderedArtifact.kind == kind,
+        RenderedArtifact.lang == "", RenderedArtifact.version == version))
+    if cached is not None:
+        return cached
+    content = render()
+    from .services import _insert
+
+    db.session.execute(_insert(RenderedArtifact.__table__).values(
+        certificate_pk=owner.id, kind=kind, lang="", version=version, content=content,
+        created_at=utcnow()).on_conflict_do_nothing())
+    return content
+
+
+def _qr_pngs(card: HealthCard) -> list[bytes]:
+    return [shc.shc_qr_png(content) for content in card.qr_contents]
+
+
+def _stacked(pngs: list[bytes]) -> bytes:
+    """One PNG of the card's QR codes, top to bottom (normally just one)."""
+    if len(pngs) == 1:
+        return pngs[0]
+    import io
+
+    from PIL import Image
+
+    images = [Image.open(io.BytesIO(p)) for p in pngs]
+    canvas = Image.new("1", (max(i.width for i in images), sum(i.height for i in images)), 1)
+    top = 0
+    for image in images:
+        canvas.paste(image, (0, top))
+        top += image.height
+    out = io.BytesIO()
+    canvas.save(out, format="PNG")
+    return out.getvalue()
+
+
+def shc_renderer():
+    """This process's SMART Health Card PDF renderer (fonts and templates kept warm)."""
+    renderer = current_app.extensions.get("shc_renderer")
+    if renderer is None:
+        from .render_shc import HealthCardRenderer
+
+        renderer = current_app.extensions["shc_renderer"] = HealthCardRenderer()
+    return renderer
+
+
+@dataclass(frozen=True)
+class Export:
+    content: bytes
+    mimetype: str
+    filename: str
+
+
+def shc_export(code: str, kind: str, family: str | None = None, given: str | None = None) -> Export:
+    """The card as ``qr`` (a PNG of its QR code; a card too long for one version-22 code
+    shows its chunks one under the other), ``pdf`` or ``file`` (``.smart-health-card``)."""
+    card = health_card(code, family, given)
+    name = f"smart-health-card-{card.certificates[-1].certificate_id}"
+    if kind == "file":
+        return Export(shc.health_card_file([card.jws]), SHC_FILE_MIMETYPE, f"{name}.smart-health-card")
+    if kind == "qr":
+        return Export(_cached(card, "shc-qr", lambda: _stacked(_qr_pngs(card))), "image/png", f"{name}.png")
+    from .render_shc import HealthCardView
+    from .signing import effective_config
+
+    def render() -> bytes:
+        view = HealthCardView.from_card(card.bundle, [c.credential for c in card.certificates],
+                                        issuer=card.issuer, kid=card.kid,
+                                        issuer_name=effective_config()["CERTIFICATE_ISSUER_NAME"])
+        return shc_renderer().render_shc_pdf(view, _qr_pngs(card))
+
+    return Export(_cached(card, "shc-pdf", render), "application/pdf", f"{name}.pdf")
+
+
+def fhir_document(code: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The WHO DDCC:VS document Bundle of the beneficiary's newest valid dose."""
+    from .signing import effective_config
+
+    cert = _live_doses(code)[-1]
+    try:
+        ddcc = ddcc_vs_from_credential(cert.credential)
+    except ValueError as exc:
+        raise NotExportable(f"cannot export as a WHO DDCC document: {exc}") from None
+    cfg = effective_config()
+    stamp = (now or utcnow()).astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return ddcc_vs_document(ddcc, issuer_name=cfg["CERTIFICATE_ISSUER_NAME"], timestamp=stamp,
+                            base_url=cfg["CERTIFICATE_BASE_URL"])
