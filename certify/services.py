@@ -18,6 +18,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defer
 
+from core import jobs
 from core.errors import FieldError, NotFound, ValidationError
 from core.extensions import db
 from core.models import Vaccine, utcnow
@@ -296,10 +297,16 @@ def sweep(grace_seconds: int | None = None) -> int:
 
     Covers a worker killed mid-job and a Redis that lost its queue. A request retried
     SIGN_MAX_ATTEMPTS times is marked failed with the reason, never silently dropped.
+    While the queue has a backlog, requests accepted after its oldest waiting job are
+    only waiting their turn: they are neither re-enqueued nor charged an attempt, so a
+    long backlog (say after an outage) never fails work that was not yet tried.
     """
     cfg = current_app.config
     grace = cfg["SWEEP_GRACE"] if grace_seconds is None else grace_seconds
     cutoff = utcnow() - dt.timedelta(seconds=grace)
+    head = jobs.backlog_since("certify")
+    if head is not None:
+        cutoff = min(cutoff, head - dt.timedelta(seconds=grace))
     rows = db.session.execute(
         select(CertifyRequest.id, CertifyRequest.attempts)
         .where(CertifyRequest.status == PENDING, CertifyRequest.enqueued_at <= cutoff)

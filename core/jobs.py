@@ -10,6 +10,7 @@ Jobs take ids, not ORM objects, and must be idempotent: a job may run twice
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import importlib
 import logging
@@ -83,6 +84,29 @@ def rollback() -> None:
 
 def redis_connection():
     return current_app.extensions.get("redis")
+
+
+def backlog_since(queue: str) -> dt.datetime | None:
+    """When the oldest job still waiting in ``queue`` was enqueued; None if it is empty.
+
+    A sweep uses it to tell work that is only waiting behind a backlog from work whose
+    job was lost. Without Redis (inline jobs) there is no backlog.
+    """
+    conn = redis_connection()
+    if conn is None:
+        return None
+    from rq import Queue
+
+    try:
+        q = Queue(queue, connection=conn)
+        for job_id in q.get_job_ids(0, 1):
+            head = q.fetch_job(job_id)
+            if head is not None and head.enqueued_at is not None:
+                at = head.enqueued_at
+                return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+    except Exception:  # Redis down: the sweep falls back to its grace period
+        logger.exception("could not read the %s queue", queue)
+    return None
 
 
 def _send(job_: Job, args: tuple) -> None:

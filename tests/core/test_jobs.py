@@ -1,6 +1,7 @@
 """Jobs reach Redis only after the transaction commits; nothing accepted is lost."""
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import redis as redis_lib
@@ -97,3 +98,29 @@ def test_concurrent_posts_of_one_dose_accept_it_once(app, run_jobs):
         assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1
         assert db.session.scalar(select(func.count()).select_from(CertifyRequest)
                                  .where(CertifyRequest.status == PENDING)) == 0
+
+
+def test_sweep_leaves_a_backlog_alone_and_recovers_only_lost_work(app, ctx):
+    """Requests waiting behind a long queue are not re-enqueued or charged an attempt."""
+    seed_vaccines()
+    services.accept_certify_batch([certify_item("LOST-1")], None)
+    db.session.commit()  # bare commit: this request's job never reached Redis
+    services.accept_certify_batch([certify_item("WAITING-1")], None)
+    jobs.commit()  # this one's job is in the queue, behind a backlog
+    now = services.utcnow()
+    q = Queue("certify", connection=app.extensions["redis"])
+    head = q.fetch_job(q.get_job_ids(0, 1)[0])
+    head.enqueued_at = now - dt.timedelta(seconds=300)  # waiting for five minutes
+    head.save()
+    by_code = {r.pre_enrollment_code: r for r in db.session.scalars(select(CertifyRequest))}
+    by_code["LOST-1"].enqueued_at = now - dt.timedelta(seconds=600)
+    by_code["WAITING-1"].enqueued_at = now - dt.timedelta(seconds=300)
+    db.session.commit()
+
+    assert services.sweep(grace_seconds=60) == 1
+    db.session.commit()  # bare: keep the re-enqueued job out of the queue
+
+    db.session.expire_all()
+    lost, waiting = by_code["LOST-1"], by_code["WAITING-1"]
+    assert lost.attempts == 1  # lost work was re-enqueued (and charged an attempt)
+    assert waiting.status == PENDING and waiting.attempts == 0  # still just waiting its turn
