@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Response, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,7 +25,14 @@ from core.extensions import htmx
 from core.roles import roles_required
 
 from . import bp, services
-from .forms import GENDERS, ID_TYPES, EligibilityForm, MemberForm, SideEffectForm, choices
+from .forms import (
+    GENDERS,
+    ID_TYPES,
+    EligibilityForm,
+    MemberForm,
+    SideEffectForm,
+    choices,
+)
 
 citizen = roles_required()  # signed in; a citizen has no role
 

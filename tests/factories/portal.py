@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import jobs
+from core import jobs, otp
 from core.extensions import db
 from core.models import Enrolment, Facility, Member, Program, User, Vaccine
 
@@ -44,12 +44,8 @@ def facility(name: str | None = None, **kw: Any) -> Facility:
 
 
 def citizen(mobile: str) -> User:
-    user = db.session.scalar(select(User).where(User.mobile == mobile))
-    if user is None:
-        user = User(mobile=mobile)
-        db.session.add(user)
-        db.session.flush()
-    return user
+    """The user of ``mobile``, made as a first OTP sign-in makes it."""
+    return otp.user_for(mobile)
 
 
 def member(mobile: str, name: str | None = None, **kw: Any) -> Member:

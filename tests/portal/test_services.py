@@ -12,7 +12,14 @@ from certify import lifecycle
 from core import jobs
 from core.errors import NotFound, ValidationError
 from core.extensions import db
-from core.models import Appointment, Enrolment, Member, OutboxMessage, SideEffectReport, Slot
+from core.models import (
+    Appointment,
+    Enrolment,
+    Member,
+    OutboxMessage,
+    SideEffectReport,
+    Slot,
+)
 from portal import services
 from tests.factories import portal as f
 

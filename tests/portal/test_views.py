@@ -205,11 +205,15 @@ def test_the_conditions_fragment_follows_the_chosen_program(app, client, family)
     assert "Asthma" in text(resp) and "Cancer" not in text(resp)
 
 
-def test_an_eligible_member_gets_an_enrolment_code(app, client, family):
+def new_program(app, name: str, **rules) -> int:
     with app.test_request_context():
-        program = f.program("Booster", min_age=18)
+        program_id = f.program(name, **rules).id
         jobs.commit()
-        program_id = program.id
+    return program_id
+
+
+def test_an_eligible_member_gets_an_enrolment_code(app, client, family):
+    program_id = new_program(app, "Booster", min_age=18)
     resp = client.post(f"/portal/members/{family['ravi']}/register",
                        data={"program": program_id, "birth_year": "1982", "comorbidities": ["Diabetes"]})
     assert resp.status_code == 303
@@ -221,10 +225,7 @@ def test_an_eligible_member_gets_an_enrolment_code(app, client, family):
 
 
 def test_an_ineligible_member_gets_the_reason(app, client, family):
-    with app.test_request_context():
-        program = f.program("Seniors", min_age=60)
-        jobs.commit()
-        program_id = program.id
+    program_id = new_program(app, "Seniors", min_age=60)
     resp = client.post(f"/portal/members/{family['ravi']}/register",
                        data={"program": program_id, "birth_year": "1982"}, headers=HX)
     page = text(resp)
