@@ -201,7 +201,7 @@ def register(member_id: int):
             refusal = exc.message
         else:
             flash(_("%(name)s is registered for %(program)s. Enrolment code: %(code)s.", name=member.name,
-                    program=program.name, code=enrolment.code))
+                    program=program.name, code=_grouped(enrolment.code)))
             return redirect_to(url_for(".index", _anchor=f"member-{member.id}"))
     return render("portal/register.html", "portal/_register_form.html", form=form, member=member,
                   programs=programs, program=program, refusal=refusal)
@@ -215,7 +215,7 @@ def register_conditions(member_id: int):
     programs = services.registrable_programs(member, _today())
     form, program = _eligibility_form(member, programs)
     return render("portal/register.html", "portal/_conditions.html", form=form, member=member,
-                  programs=programs, program=program, refusal=None)
+                  programs=programs, program=program, refusal=None, clear_refusal=True)
 
 
 # --- Certificate downloads ---------------------------------------------------------------

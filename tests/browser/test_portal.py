@@ -188,6 +188,7 @@ def test_add_a_member_register_and_get_refused(phone, live_server, app, shot, se
     # the COVID-19 program asks about conditions (loaded by htmx on choosing it)
     page.get_by_role("radio", name="COVID-19 Vaccination").check()
     expect(page.get_by_role("checkbox", name=t["diabetes"])).to_be_visible()
+    expect(refusal).to_have_count(0)
     page.get_by_role("checkbox", name=t["diabetes"]).check()
     portal.shot("4-eligibility-questions")
     page.get_by_role("button", name=t["register"]).click()

@@ -336,3 +336,38 @@ def test_the_confirmation_is_only_for_the_reporter(ctx):
     assert confirmation.visit.id == visit.id and confirmation.vaccinated_at is None
     with pytest.raises(NotFound):
         services.report_confirmation(B, report.id)
+
+
+def test_concurrent_adds_never_pass_the_limit(app):
+    """Four requests race for the one free place (3 of 4 taken): exactly one gets it."""
+    import threading
+
+    with app.test_request_context():
+        for i in range(3):
+            f.member(A, f"Existing {i}")
+        jobs.commit()
+        db.session.remove()
+    barrier, outcomes = threading.Barrier(4), []
+
+    def add(i: int) -> None:
+        with app.test_request_context():
+            try:
+                barrier.wait(timeout=10)
+                services.add_member(A, details(name=f"Racer {i}"))
+                jobs.commit()
+                outcomes.append("added")
+            except services.MemberLimitReached:
+                jobs.rollback()
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["added", "refused", "refused", "refused"]
+    with app.app_context():
+        assert services.member_count(A) == 4
+        db.session.remove()

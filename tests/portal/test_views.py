@@ -203,6 +203,7 @@ def test_the_conditions_fragment_follows_the_chosen_program(app, client, family)
     assert "At least one is required" in text(resp)
     resp = client.get(f"/portal/members/{family['ravi']}/register/conditions?program={one_id}", headers=HX)
     assert "Asthma" in text(resp) and "Cancer" not in text(resp)
+    assert '<div id="refusal" hx-swap-oob="delete"></div>' in text(resp)  # the old program's refusal goes
 
 
 def new_program(app, name: str, **rules) -> int:
@@ -221,7 +222,7 @@ def test_an_eligible_member_gets_an_enrolment_code(app, client, family):
         enrolment = db.session.scalar(select(Enrolment).where(Enrolment.program_id == program_id))
         assert enrolment.member_id == family["ravi"] and enrolment.comorbidities == ["Diabetes"]
         code = enrolment.code
-    assert f"Enrolment code: {code}" in text(client.get("/portal/"))
+    assert f"Enrolment code: {code[:4]} {code[4:8]} {code[8:]}." in text(client.get("/portal/"))
 
 
 def test_an_ineligible_member_gets_the_reason(app, client, family):
