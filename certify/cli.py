@@ -17,7 +17,8 @@ from . import bp, services, signing, verification
 
 @bp.cli.command("seed")
 def seed() -> None:
-    """Seed demo data (idempotent): a program, the seed's vaccines, a facility, an API client."""
+    """Seed demo data (idempotent): a program, the seed's vaccines, facilities, an API client and
+    the portal's pre-enrolled demo member (portal/demo.py)."""
     from .credentials.vaccination import DEFAULT_ICD11
 
     program = db.session.scalar(select(Program).where(Program.name == "COVID-19 Vaccination"))
@@ -36,7 +37,9 @@ def seed() -> None:
                                 district="Demo District", state="Demo State", pincode="560001",
                                 address={"addressLine1": "1 Hospital Road", "district": "Demo District",
                                          "state": "Demo State", "pincode": "560001", "country": "IN"}))
-    out = {"program": program.name}
+    from portal.demo import seed_demo
+
+    out = {"program": program.name, **seed_demo(program)}
     if db.session.scalar(select(ApiClient).where(ApiClient.name == "demo-source-system")) is None:
         client, secret = auth.create_client("demo-source-system", ["certify"])
         out.update(client_id=client.client_id, client_secret=secret)

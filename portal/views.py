@@ -1,8 +1,298 @@
-from flask import render_template
+"""Citizen portal pages: the family dashboard, members, program registration, certificate
+downloads and side-effect reports. Every page needs a signed-in citizen, and every lookup is
+scoped to their mobile number (another number's ids answer 404)."""
+from __future__ import annotations
 
-from . import bp
+import datetime as dt
+
+from flask import (
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from certify import services as certify_services
+from core import jobs
+from core.errors import NotFound, ValidationError
+from core.extensions import htmx
+from core.roles import roles_required
+
+from . import bp, services
+from .forms import (
+    GENDERS,
+    ID_TYPES,
+    EligibilityForm,
+    MemberForm,
+    SideEffectForm,
+    choices,
+)
+
+citizen = roles_required()  # signed in; a citizen has no role
+
+
+def render(template: str, fragment: str | None = None, status: int = 200, **context) -> Response:
+    """The full page, or just its fragment when htmx asks; the answer varies on HX-Request."""
+    resp = make_response(render_template(fragment if fragment and htmx else template, **context), status)
+    resp.vary.add("HX-Request")
+    return resp
+
+
+def redirect_to(url: str) -> Response:
+    """After a successful POST: a 303 to ``url``, or for htmx a full-page HX-Redirect."""
+    if htmx:
+        resp = make_response("", 200)
+        resp.headers["HX-Redirect"] = url
+        return resp
+    return redirect(url, 303)
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+@bp.after_request
+def _private(resp: Response) -> Response:
+    """Pages about a family's members and certificates are never stored by shared caches."""
+    resp.headers.setdefault("Cache-Control", "private, no-store")
+    return resp
+
+
+@bp.context_processor
+def _labels() -> dict:
+    return {"gender_labels": dict(GENDERS), "id_type_labels": dict(ID_TYPES)}
+
+
+@bp.app_template_filter("masked")
+def _masked(value: str) -> str:
+    """An ID number shown by its last four characters only."""
+    value = value or ""
+    return "•" * 4 + value[-4:] if len(value) > 4 else value
+
+
+@bp.app_template_filter("grouped")
+def _grouped(code: str) -> str:
+    """An enrolment code in groups of four digits, easier to read out and type."""
+    return " ".join(code[i:i + 4] for i in range(0, len(code), 4)) if code.isdigit() else code
+
+
+# --- Dashboard ---------------------------------------------------------------------------
+
+def _download_choices() -> dict:
+    """The PDF languages, and the one preselected: the page's language when certificates have it."""
+    languages = services.certificate_languages()
+    locale = str(get_locale())
+    return {"languages": languages, "pdf_lang": locale if locale in dict(languages) else "en"}
 
 
 @bp.get("/")
+@citizen
 def index():
-    return render_template("portal/index.html")
+    mobile = current_user.mobile
+    cards = services.member_cards(mobile, _today())
+    return render("portal/index.html", cards=cards, limit=services.members_limit(), **_download_choices())
+
+
+@bp.get("/members/<int:member_id>/card")
+@citizen
+def member_card(member_id: int):
+    """One member card (htmx polls it while a certificate is being issued)."""
+    card = services.member_card(current_user.mobile, member_id, _today())
+    if not htmx:
+        return redirect(url_for(".index", _anchor=f"member-{member_id}"))
+    return render("portal/_member_card.html", card=card, **_download_choices())
+
+
+# --- Members -----------------------------------------------------------------------------
+
+@bp.route("/members/new", methods=["GET", "POST"])
+@citizen
+def member_new():
+    mobile = current_user.mobile
+    limit = services.members_limit()
+    full = services.member_count(mobile) >= limit
+    form = MemberForm()
+    if request.method == "GET":
+        form.contact.data = mobile
+    status = 409 if full and request.method == "POST" else 200
+    if not full and form.validate_on_submit():
+        try:
+            member = services.add_member(mobile, form.details())
+            jobs.commit()
+        except services.MemberLimitReached:
+            jobs.rollback()
+            full, status = True, 409
+        else:
+            flash(_("%(name)s was added. Now register them for a program.", name=member.name))
+            return redirect_to(url_for(".register", member_id=member.id))
+    return render("portal/member_form.html", "portal/_member_form.html", status=status if not htmx else 200,
+                  form=form, member=None, full=full, limit=limit, blocker=None)
+
+
+@bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
+@citizen
+def member_edit(member_id: int):
+    member = services.get_member(current_user.mobile, member_id)
+    blocker = services.edit_blocker(member)
+    form = MemberForm()
+    if request.method == "GET":
+        form.fill(services.MemberDetails.of(member))
+    if blocker is None and form.validate_on_submit():
+        services.update_member(member, form.details())
+        jobs.commit()
+        flash(_("The details of %(name)s were saved.", name=member.name))
+        return redirect_to(url_for(".index", _anchor=f"member-{member.id}"))
+    return render("portal/member_form.html", "portal/_member_form.html", form=form, member=member,
+                  full=False, limit=None, blocker=blocker)
+
+
+@bp.route("/members/<int:member_id>/remove", methods=["GET", "POST"])
+@citizen
+def member_remove(member_id: int):
+    member = services.get_member(current_user.mobile, member_id)
+    blocker = services.removal_blocker(member)
+    if request.method == "POST" and blocker is None:
+        name = member.name
+        services.remove_member(member)
+        jobs.commit()
+        flash(_("%(name)s was removed.", name=name))
+        return redirect_to(url_for(".index"))
+    status = 409 if request.method == "POST" else 200
+    return render("portal/member_remove.html", member=member, blocker=blocker, status=status)
+
+
+# --- Program registration ----------------------------------------------------------------
+
+def _eligibility_form(member, programs) -> tuple[EligibilityForm, object]:
+    """The form with the program choices; the chosen program decides the condition choices."""
+    form = EligibilityForm()
+    form.program.choices = choices((p.id, p.name) for p in programs)
+    if request.method == "GET":
+        form.birth_year.data = member.birth_year
+        form.program.data = request.args.get("program", type=int) or (programs[0].id if len(programs) == 1 else None)
+    chosen = next((p for p in programs if p.id == form.program.data), None)
+    form.comorbidities.choices = choices((c, c) for c in ((chosen.comorbidities or []) if chosen else []))
+    return form, chosen
+
+
+@bp.route("/members/<int:member_id>/register", methods=["GET", "POST"])
+@citizen
+def register(member_id: int):
+    member = services.get_member(current_user.mobile, member_id)
+    programs = services.registrable_programs(member, _today())
+    form, program = _eligibility_form(member, programs)
+    refusal = None
+    if programs and form.validate_on_submit():
+        try:
+            enrolment = services.enrol(member, program, birth_year=form.birth_year.data,
+                                       comorbidities=form.comorbidities.data or [], today=_today())
+            jobs.commit()
+        except ValidationError as exc:
+            jobs.rollback()
+            form.birth_year.errors.append(exc.message)
+        except (services.NotEligible, services.AlreadyEnrolled) as exc:
+            jobs.rollback()
+            refusal = exc.message
+        else:
+            flash(_("%(name)s is registered for %(program)s. Enrolment code: %(code)s.", name=member.name,
+                    program=program.name, code=_grouped(enrolment.code)))
+            return redirect_to(url_for(".index", _anchor=f"member-{member.id}"))
+    return render("portal/register.html", "portal/_register_form.html", form=form, member=member,
+                  programs=programs, program=program, refusal=refusal)
+
+
+@bp.get("/members/<int:member_id>/register/conditions")
+@citizen
+def register_conditions(member_id: int):
+    """htmx: the eligibility questions of the program just picked."""
+    member = services.get_member(current_user.mobile, member_id)
+    programs = services.registrable_programs(member, _today())
+    form, program = _eligibility_form(member, programs)
+    return render("portal/register.html", "portal/_conditions.html", form=form, member=member,
+                  programs=programs, program=program, refusal=None, clear_refusal=True)
+
+
+# --- Certificate downloads ---------------------------------------------------------------
+
+def _download(content: bytes, mimetype: str, filename: str) -> Response:
+    return Response(content, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
+
+
+@bp.get("/members/<int:member_id>/certificates/<certificate_id>.pdf")
+@citizen
+@jobs.transactional  # the first download stores the rendering
+def certificate_pdf(member_id: int, certificate_id: str):
+    cert = services.owned_certificate(current_user.mobile, member_id, certificate_id)
+    lang = request.args.get("lang", "en")
+    if lang not in dict(services.certificate_languages()):
+        raise NotFound(_("Certificates are not available in this language."))
+    if request.args.get("bilingual") and lang != "en":
+        lang += "+en"
+    pdf = certify_services.artifact(cert, "pdf", lang=lang)
+    return _download(pdf, "application/pdf", f"certificate-{cert.certificate_id}-dose{cert.dose}-{lang}.pdf")
+
+
+@bp.get("/members/<int:member_id>/certificates/<certificate_id>.png")
+@citizen
+@jobs.transactional
+def certificate_qr(member_id: int, certificate_id: str):
+    cert = services.owned_certificate(current_user.mobile, member_id, certificate_id)
+    png = certify_services.artifact(cert, "qr")
+    return _download(png, "image/png", f"certificate-{cert.certificate_id}-dose{cert.dose}-qr.png")
+
+
+# --- Side-effect reports -----------------------------------------------------------------
+
+def _side_effect_form(subjects) -> tuple[SideEffectForm, object]:
+    form = SideEffectForm()
+    form.member.choices = choices((s.member.id, s.member.name) for s in subjects)
+    if request.method == "GET":
+        form.member.data = request.args.get("member", type=int) or (
+            subjects[0].member.id if len(subjects) == 1 else None)
+    subject = next((s for s in subjects if s.member.id == form.member.data), None)
+    form.symptoms.choices = choices((s, s) for s in (subject.symptoms if subject else []))
+    return form, subject
+
+
+@bp.route("/side-effects", methods=["GET", "POST"])
+@citizen
+def side_effects():
+    """Pick the member and the symptoms, review, then confirm (the report is stored only then)."""
+    subjects = services.report_subjects(current_user.mobile)
+    form, subject = _side_effect_form(subjects)
+    step = "choose"
+    if request.method == "POST" and request.form.get("action") != "change" and form.validate_on_submit():
+        if not form.symptoms.data:
+            form.symptoms.errors.append(_("Choose one or more symptoms from the list."))
+        elif request.form.get("action") == "confirm":
+            report = services.report_side_effects(current_user.mobile, subject.member.id, form.symptoms.data)
+            jobs.commit()
+            return redirect_to(url_for(".side_effect_report", report_id=report.id))
+        else:
+            step = "review"
+    return render("portal/side_effects.html", "portal/_side_effects_form.html", form=form,
+                  subjects=subjects, subject=subject, step=step)
+
+
+@bp.get("/side-effects/symptoms")
+@citizen
+def side_effect_symptoms():
+    """htmx: the symptom list of the program the picked member was vaccinated in."""
+    subjects = services.report_subjects(current_user.mobile)
+    form, subject = _side_effect_form(subjects)
+    return render("portal/side_effects.html", "portal/_symptoms.html", form=form, subjects=subjects,
+                  subject=subject, step="choose")
+
+
+@bp.get("/side-effects/<int:report_id>")
+@citizen
+def side_effect_report(report_id: int):
+    confirmation = services.report_confirmation(current_user.mobile, report_id)
+    return render("portal/side_effect_report.html", c=confirmation)
