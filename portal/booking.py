@@ -139,16 +139,32 @@ class OpenSlot:
 
 @dataclass(frozen=True)
 class FacilityDay:
-    """One facility's card: its configuration, free places per day, and the chosen day's slots."""
+    """One facility's card: where it is, its walk-in hours, free places per day, and the chosen day's slots.
 
-    config: FacilityProgram
+    Plain values, so the page renders without touching the (expired, after the commit) ORM rows.
+    """
+
+    facility_id: int
+    program_id: int
+    name: str
+    address: str
+    pincode: str
+    walkin_days: tuple[int, ...]
+    walkin_start: dt.time | None
+    walkin_end: dt.time | None
     days: list[DayAvailability]
     day: dt.date
     slots: list[OpenSlot]
 
     @property
-    def facility(self) -> Facility:
-        return self.config.facility
+    def has_walkins(self) -> bool:
+        return bool(self.walkin_days and self.walkin_start and self.walkin_end)
+
+
+def address_line(facility: Facility) -> str:
+    """"1 Hospital Road, Bengaluru Urban, 560038"."""
+    parts = [(facility.address or {}).get("addressLine1"), facility.district, facility.pincode]
+    return ", ".join(str(p) for p in parts if p)
 
 
 def _active_configs():
@@ -211,7 +227,9 @@ def facility_days(configs: list[FacilityProgram], day: dt.date | None = None) ->
                                    .order_by(Slot.start_time)):
         if (slot.facility_id, slot.program_id, slot.day) in wanted:
             slots[slot.facility_id].append(OpenSlot.of(slot))
-    return [FacilityDay(config=c,
+    return [FacilityDay(facility_id=c.facility_id, program_id=c.program_id, name=c.facility.name,
+                        address=address_line(c.facility), pincode=c.facility.pincode,
+                        walkin_days=tuple(c.walkin_days or ()), walkin_start=c.walkin_start, walkin_end=c.walkin_end,
                         days=[DayAvailability(d, *counts.get((c.facility_id, d), (0, 0))) for d in days],
                         day=chosen_days[c.facility_id], slots=slots[c.facility_id])
             for c in configs]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from babel.dates import get_day_names
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -56,13 +56,12 @@ def book_search():
             current_user.mobile, args.get("enrolment", type=int), args.get("reschedule", type=int))})
     form = SearchForm(formdata=args)
     form.program.choices = [(p.id, p.name) for p in booking.active_programs()]
-    searched = bool(args.get("pincode") or args.get("district") or "program" in request.args)
     results = None
-    if searched and form.validate():
+    if (args.get("pincode") or args.get("district") or "program" in request.args) and form.validate():
         results = booking.find_slots(form.program.data, form.district.data, form.pincode.data, _day_arg())
         jobs.commit()  # the slots shown were materialised
     return _render("portal/booking/search.html", "portal/booking/_search.html", form=form, results=results,
-                   moving=_moving(), searched=searched)
+                   moving=_moving(), limit=booking.SEARCH_LIMIT)
 
 
 @bp.get("/book/facilities/<int:facility_id>")
@@ -156,7 +155,16 @@ def appointments():
 
 @bp.app_template_filter("booking_day")
 def booking_day(value: dt.date, fmt: str = "EEE d MMM y") -> str:
-    return format_date(value, fmt)
+    """A localised date; memoised per request (a search shows the same 14 days for every facility)."""
+    cache = g.setdefault("_booking_day_labels", {})
+    if (value, fmt) not in cache:
+        cache[(value, fmt)] = format_date(value, fmt)
+    return cache[(value, fmt)]
+
+
+@bp.app_template_filter("booking_address")
+def booking_address(facility) -> str:
+    return booking.address_line(facility)
 
 
 @bp.app_template_filter("booking_hours")

@@ -96,6 +96,8 @@ def test_citizen_books_reschedules_and_cancels(page, live_server, shot, app, rea
     search.days(home).nth(2).click()
     expect(search.days(home).nth(2)).to_have_attribute("aria-current", "date")
     expect(search.days(home).first).not_to_have_attribute("aria-current", "date")
+    expect(page).to_have_url(re.compile(r"/portal/book\?.*pincode=560038"))  # swapped in place, not navigated
+    expect(search.days("Community Health Centre, Domlur").first).to_have_attribute("aria-current", "date")
     expect(page.get_by_text("Walk-in without appointment: Mon–Sat, 09:00–13:00")).to_be_visible()
     expect(search.slot_button(home, "10:00–11:00")).to_be_visible()
     expect(card.get_by_role("listitem").filter(has_text="10:00–11:00")).to_contain_text("5 of 5 free")

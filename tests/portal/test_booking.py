@@ -207,7 +207,8 @@ def test_day_switch_returns_the_facility_fragment(app, citizen, world):
     fragment = citizen.get(url, headers={"HX-Request": "true"})
     text = fragment.get_data(as_text=True)
     assert text.lstrip().startswith(f'<div class="facility-slots" id="slots-{world.facility_id}"')
-    assert f'day={day.isoformat()}" hx-get' in text and 'aria-current="date"' in text
+    assert f'aria-current="date" href="/portal/book/facilities/{world.facility_id}?program={world.program_id}&amp;day={day.isoformat()}"' in text
+    assert f'hx-boost="true" hx-target="#slots-{world.facility_id}"' in text
     assert "HX-Request" in fragment.headers["Vary"]
     page = citizen.get(url)
     assert "<html" in page.get_data(as_text=True) and "Choose a slot" in page.get_data(as_text=True)
