@@ -3,38 +3,26 @@
     .venv/bin/python bench/booking.py [--facilities 20] [--citizens 400] [--threads 16] [--capacity 10]
 
 Runs in-process (Flask test clients in threads, one app context and DB connection each) against a
-scratch database (BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/divoc_bench_booking,
+scratch database (BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/divoc_bench,
 recreated). Prints search latency, booking latency and throughput while every citizen races for the
 slots of one facility-day, and checks that no slot was overbooked.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from core.config import normalise_db_url  # noqa: E402
-
-ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/divoc_bench_booking")
-
-
-def recreate_database() -> None:
-    name = DB_URL.rsplit("/", 1)[1]
-    engine = create_engine(normalise_db_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
+from issue import DB_URL, recreate_database  # noqa: E402  (the scratch database, BENCH_DATABASE_URL)
 
 
 def pct(values: list[float], p: float) -> float:
