@@ -205,19 +205,19 @@ def facility_days(configs: list[FacilityProgram], day: dt.date | None = None) ->
         return []
     facility_ids = [c.facility_id for c in configs]
     program_ids = {c.program_id for c in configs}
-    counts: dict[tuple[int, dt.date], tuple[int, int]] = {}
-    for facility_id, slot_day, n, free in db.session.execute(
-            select(Slot.facility_id, Slot.day, func.count(), func.sum(Slot.capacity - Slot.booked))
+    counts: dict[tuple[int, int, dt.date], tuple[int, int]] = {}
+    for facility_id, program_id, slot_day, n, free in db.session.execute(
+            select(Slot.facility_id, Slot.program_id, Slot.day, func.count(), func.sum(Slot.capacity - Slot.booked))
             .where(Slot.facility_id.in_(facility_ids), Slot.program_id.in_(program_ids),
                    Slot.day.in_(days))
-            .group_by(Slot.facility_id, Slot.day)):
-        counts[(facility_id, slot_day)] = (n, int(free or 0))
+            .group_by(Slot.facility_id, Slot.program_id, Slot.day)):
+        counts[(facility_id, program_id, slot_day)] = (n, int(free or 0))
     chosen_days: dict[int, dt.date] = {}
     for c in configs:
         if day in days:
             chosen_days[c.facility_id] = day
         else:
-            free_days = [d for d in days if counts.get((c.facility_id, d), (0, 0))[1] > 0]
+            free_days = [d for d in days if counts.get((c.facility_id, c.program_id, d), (0, 0))[1] > 0]
             chosen_days[c.facility_id] = free_days[0] if free_days else days[0]
     slots: dict[int, list[OpenSlot]] = {c.facility_id: [] for c in configs}
     wanted = {(c.facility_id, c.program_id, chosen_days[c.facility_id]) for c in configs}
@@ -230,7 +230,8 @@ def facility_days(configs: list[FacilityProgram], day: dt.date | None = None) ->
     return [FacilityDay(facility_id=c.facility_id, program_id=c.program_id, name=c.facility.name,
                         address=address_line(c.facility), pincode=c.facility.pincode,
                         walkin_days=tuple(c.walkin_days or ()), walkin_start=c.walkin_start, walkin_end=c.walkin_end,
-                        days=[DayAvailability(d, *counts.get((c.facility_id, d), (0, 0))) for d in days],
+                        days=[DayAvailability(d, *counts.get((c.facility_id, c.program_id, d), (0, 0)))
+                              for d in days],
                         day=chosen_days[c.facility_id], slots=slots[c.facility_id])
             for c in configs]
 
