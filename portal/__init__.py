@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
-from . import views  # noqa: E402,F401
+from . import booking_views, views  # noqa: E402,F401
