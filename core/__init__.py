@@ -12,6 +12,7 @@ from .errors import register_error_handlers
 from .extensions import babel, csrf, db, htmx, login_manager, migrate
 
 LANGUAGES = ("en", "hi")
+LANGUAGE_NAMES = {"en": "English", "hi": "हिन्दी"}  # each in its own script, for the switcher
 
 
 def _secret_key(app: Flask) -> str:
@@ -36,7 +37,14 @@ def _load_user(user_id: str):
 
 
 def select_locale() -> str | None:
-    return request.args.get("lang") or request.accept_languages.best_match(LANGUAGES) or "en"
+    """``?lang=`` on this request, then the language chosen with the switcher (session), then
+    Accept-Language, then English. Unknown codes are ignored."""
+    from flask import session
+
+    for chosen in (request.args.get("lang"), session.get("lang")):
+        if chosen in LANGUAGES:
+            return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -58,6 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
     from flask_babel import get_locale
 
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["ui_languages"] = tuple(LANGUAGE_NAMES.items())
     login_manager.user_loader(_load_user)
     login_manager.login_view = "core.login"
 

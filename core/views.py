@@ -12,7 +12,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
 
 from . import auth, jobs, otp, ratelimit
@@ -41,6 +41,20 @@ def token():
 @bp.get("/")
 def home():
     return render_template("home.html")
+
+
+@bp.get("/language/<code>")
+def choose_language(code: str):
+    """The language switcher: remember the choice for this browser and go back to the page."""
+    from . import LANGUAGES
+
+    if code in LANGUAGES:
+        session["lang"] = code
+        if current_user.is_authenticated:
+            current_user.locale = code
+            jobs.commit()
+    return redirect(_safe_next(request.args.get("next"), "portal") if request.args.get("next")
+                    else url_for("core.home"))
 
 
 @bp.get("/healthz")

@@ -50,4 +50,7 @@ def seed_demo(program: Program) -> dict:
         db.session.flush()
         db.session.add(Enrolment(code="987456126", member_id=member.id, program_id=program.id))
     db.session.flush()
+    from .booking import seed_demo_facility_programs
+
+    seed_demo_facility_programs(program.id)  # appointment slots at every demo facility
     return {"portal_demo_mobile": "1691742639"}

@@ -24,7 +24,7 @@ from core.errors import NotFound, ValidationError
 from core.extensions import htmx
 from core.roles import roles_required
 
-from . import bp, services
+from . import booking, bp, services
 from .forms import (
     GENDERS,
     ID_TYPES,
@@ -96,7 +96,8 @@ def _download_choices() -> dict:
 def index():
     mobile = current_user.mobile
     cards = services.member_cards(mobile, _today())
-    return render("portal/index.html", cards=cards, limit=services.members_limit(), **_download_choices())
+    return render("portal/index.html", cards=cards, limit=services.members_limit(), bookings=_bookings(cards),
+                  **_download_choices())
 
 
 @bp.get("/members/<int:member_id>/card")
@@ -106,7 +107,12 @@ def member_card(member_id: int):
     card = services.member_card(current_user.mobile, member_id, _today())
     if not htmx:
         return redirect(url_for(".index", _anchor=f"member-{member_id}"))
-    return render("portal/_member_card.html", card=card, **_download_choices())
+    return render("portal/_member_card.html", card=card, bookings=_bookings([card]), **_download_choices())
+
+
+def _bookings(cards) -> dict:
+    """Each enrolment's appointments and booking state, for the booking fragment on the cards."""
+    return booking.enrolment_bookings([row.enrolment for card in cards for row in card.enrolments])
 
 
 # --- Members -----------------------------------------------------------------------------
