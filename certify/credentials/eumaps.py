@@ -1,12 +1,27 @@
 """Default EU-DCC code maps for the seed's vaccines (editable at run time by admins).
 
 Codes come from the eu-dcc-valuesets: ``mp`` vaccine-medicinal-product, ``vp``
-vaccine-prophylaxis, ``ma`` vaccine-mah-manf. A vaccine with no EU product code is left out,
-so an export refuses it rather than inventing a code.
+vaccine-prophylaxis, ``ma`` vaccine-mah-manf, as the value sets' encoding instructions
+(2023-05) give them for each product (viral-vector vaccines: 29061000087103, no longer
+the generic 1119305005). A vaccine with no EU product code is left out, so an export
+refuses it rather than inventing a code.
 """
 from __future__ import annotations
 
-VECTOR, MRNA, INACTIVATED, PROTEIN = "1119305005", "1119349007", "1157024006", "1162643001"
+VECTOR, MRNA, INACTIVATED, PROTEIN = "29061000087103", "1119349007", "1157024006", "1162643001"
+
+#: English display names of the vaccine-prophylaxis codes (printed on the EU PDF).
+VP_NAMES: dict[str, str] = {
+    "1119305005": "SARS-CoV-2 antigen vaccine",
+    "1119349007": "SARS-CoV-2 mRNA vaccine",
+    "1157024006": "Inactivated whole SARS-CoV-2 antigen vaccine",
+    "1162643001": "SARS-CoV-2 recombinant spike protein antigen vaccine",
+    "29061000087103": "COVID-19 non-replicating viral vector vaccine",
+    "28531000087107": "COVID-19 vaccine",
+    "30141000087107": "SARS-CoV-2 virus-like particle antigen vaccine",
+    "1187593009": "SARS-CoV-2 DNA plasmid encoding spike protein vaccine",
+    "J07BX03": "covid-19 vaccines",
+}
 
 DEFAULT_EU_MAP: dict[str, dict[str, str]] = {
     "Covishield": {"mp": "Covishield", "vp": VECTOR, "ma": "ORG-100001981"},
