@@ -23,6 +23,20 @@ VP_NAMES: dict[str, str] = {
     "J07BX03": "covid-19 vaccines",
 }
 
+#: Display names of the product (mp) and manufacturer (ma) codes the default map uses.
+MP_NAMES: dict[str, str] = {
+    "EU/1/20/1528": "Comirnaty", "EU/1/20/1525": "Jcovden", "EU/1/20/1507": "Spikevax",
+    "EU/1/21/1529": "Vaxzevria", "EU/1/21/1618": "Nuvaxovid",
+}
+MA_NAMES: dict[str, str] = {
+    "ORG-100001981": "Serum Institute Of India Private Limited", "Bharat-Biotech": "Bharat Biotech",
+    "Gamaleya-Research-Institute": "Gamaleya Research Institute", "ORG-100030215": "Biontech Manufacturing GmbH",
+    "ORG-100001417": "Janssen-Cilag International", "ORG-100031184": "Moderna Biotech Spain S.L.",
+    "ORG-100001699": "AstraZeneca AB", "Sinovac-Biotech": "Sinovac Biotech",
+    "ORG-100020693": "China Sinopharm International Corp. - Beijing location",
+    "ORG-100013793": "CanSino Biologics", "ORG-100032020": "Novavax CZ a.s.",
+}
+
 DEFAULT_EU_MAP: dict[str, dict[str, str]] = {
     "Covishield": {"mp": "Covishield", "vp": VECTOR, "ma": "ORG-100001981"},
     "Covaxin": {"mp": "Covaxin", "vp": INACTIVATED, "ma": "Bharat-Biotech"},

@@ -237,6 +237,16 @@ def test_every_mapped_vaccine_gives_a_schema_and_value_set_valid_payload(vaccine
     assert_valid_dcc(dcc_for(item_with(vaccination__name=vaccine)))
 
 
+def test_display_names_are_the_value_sets_own() -> None:
+    from certify.credentials.eumaps import MA_NAMES, MP_NAMES, VP_NAMES
+
+    for names, valueset in ((VP_NAMES, "vaccine-prophylaxis"), (MP_NAMES, "vaccine-medicinal-product"),
+                            (MA_NAMES, "vaccine-mah-manf")):
+        published = VALUESETS[valueset]["valueSetValues"]
+        for code, name in names.items():
+            assert published[code]["display"].removesuffix(" (deprecated)") == name, code
+
+
 def test_default_eu_map_follows_the_value_sets_encoding_instructions() -> None:
     instructions = VALUESETS["vaccine-encoding-instructions"]["valueSetValues"]
     by_code = {entry["vaccine-code"]: entry for entry in instructions.values()}
