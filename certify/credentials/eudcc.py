@@ -25,6 +25,7 @@ with Luhn mod N over the whole string, N = 38 (``A-Z 0-9 / :``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import zlib
@@ -125,14 +126,16 @@ def eu_codes(vaccine: str, eu_map: Mapping[str, Mapping[str, str]]) -> EuCodes |
 def country_alpha2(value: Any) -> str | None:
     """ISO 3166-1 alpha-2 for an alpha-2, alpha-3 or numeric code or an English name
     (``"IND"``, ``"356"`` and ``"India"`` give ``"IN"``); ``None`` when unknown."""
-    from babel import Locale
-    from babel.core import get_global
-
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip()
-    territories = {code: name for code, name in Locale("en").territories.items()
-                   if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES}
+    return _alpha2(value.strip())
+
+
+@functools.lru_cache(maxsize=1024)
+def _alpha2(text: str) -> str | None:
+    from babel.core import get_global
+
+    territories = _territories()
     code = text.upper()
     if code in territories:
         return code
@@ -141,6 +144,15 @@ def country_alpha2(value: Any) -> str | None:
         return str(aliases[0])
     folded = text.casefold()
     return next((alpha2 for alpha2, name in territories.items() if name.casefold() == folded), None)
+
+
+@functools.lru_cache(maxsize=1)
+def _territories() -> dict[str, str]:
+    """CLDR's English country names by alpha-2 code (Babel's data, no network)."""
+    from babel import Locale
+
+    return {code: name for code, name in Locale("en").territories.items()
+            if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES}
 
 
 # --- UVCI ------------------------------------------------------------------------------------
