@@ -30,7 +30,7 @@ import hashlib
 import re
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Union
 
 import cbor2
@@ -652,7 +652,6 @@ class HC1Result:
     kid: str | None = None  # hex
     algorithm: str | None = None
     signer: str | None = None  # the DSC subject (RFC 4514)
-    details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str | None:

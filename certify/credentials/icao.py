@@ -107,11 +107,10 @@ _CONSONANTS = {
     0x58: "Q", 0x59: "KH", 0x5A: "GH", 0x5B: "Z", 0x5C: "R", 0x5D: "RH", 0x5E: "F", 0x5F: "Y",
 }
 _NUKTA_FORMS = {"K": "Q", "KH": "KH", "G": "GH", "J": "Z", "D": "R", "DH": "RH", "PH": "F", "Y": "Y"}
-_SCRIPT_CONSONANTS = {  # where a script's letter at an offset is said differently
-    "taml": {0x24: "TH", 0x31: "R", 0x34: "ZH"},
-    "mlym": {0x34: "ZH"},
-    "beng": {0x5C: "R", 0x5D: "RH", 0x5F: "Y"},
-    "guru": {0x5C: "R"},
+_SCRIPT_CONSONANTS = {  # where a script's letter at an offset is said differently, or exists only there
+    "taml": {0x24: "TH"},
+    "beng": {0x70: "R", 0x71: "W"},  # Assamese ৰ ৱ
+    "orya": {0x71: "W"},  # ୱ
 }
 _VIRAMA, _NUKTA, _CANDRABINDU, _ANUSVARA, _VISARGA = 0x4D, 0x3C, 0x01, 0x02, 0x03
 _GURMUKHI_TIPPI, _GURMUKHI_ADDAK, _BENGALI_KHANDA_TA = 0x0A70, 0x0A71, 0x09CE
@@ -170,8 +169,7 @@ def _aksharas(run: str, script: str) -> list[_Akshara]:
             else:
                 out.append(_Akshara([letter], ""))
             open_ = None
-        elif off in _CONSONANTS and not (script == "taml" and off >= 0x58):
-            letter = overrides.get(off, _CONSONANTS[off])
+        elif (letter := overrides.get(off) or _CONSONANTS.get(off)) is not None:
             if off == 0x1E and pending and pending[-1] == "J":  # ज्ञ
                 pending[-1], letter = "G", "Y"
             cluster = pending + ([letter] if geminate else []) + [letter]
