@@ -39,6 +39,7 @@ run: deps
 	mkdir -p instance
 	$(BIN)/flask certify keys generate --if-missing
 	$(BIN)/flask certify keys generate-shc --if-missing
+	$(BIN)/flask certify keys eu-dsc --if-missing
 	$(BIN)/flask db upgrade
 	$(BIN)/flask certify seed
 	@echo "Demo API client (id and secret): instance/demo-client.json"; cat instance/demo-client.json; echo

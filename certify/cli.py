@@ -91,6 +91,32 @@ def generate_shc_key(out: str | None, if_missing: bool) -> None:
     click.echo(f"wrote SMART Health Card key {write_shc_key(path)} to {path}")
 
 
+@keys.command("eu-dsc")
+@click.option("--if-missing", is_flag=True, help="Do nothing when a DSC is configured or exists.")
+@click.option("--days", type=int, default=730, show_default=True, help="Validity of the certificate.")
+def generate_eu_dsc(if_missing: bool, days: int) -> None:
+    """Generate a self-signed development EU DSC (production DSCs come from your country's CSCA)."""
+    from flask import current_app
+
+    from .credentials.eudcc import country_alpha2
+    from .eu_export import default_paths, write_dev_dsc
+
+    cfg = current_app.config
+    if cfg.get("EU_CERTIFICATE_PRIVATE_KEY") or cfg.get("EU_CERTIFICATE_PRIVATE_KEY_FILE"):
+        if if_missing:
+            click.echo("EU DSC configured in the environment")
+            return
+        raise click.ClickException("EU_CERTIFICATE_PRIVATE_KEY(_FILE) is set; refusing to generate another DSC")
+    key_path, cert_path = default_paths()
+    if os.path.exists(key_path):
+        if if_missing:
+            click.echo(f"EU DSC exists: {cert_path}")
+            return
+        raise click.ClickException(f"{key_path} exists; refusing to overwrite a signing key")
+    write_dev_dsc(key_path, cert_path, country_alpha2(cfg["EU_CERTIFICATE_COUNTRY"]) or "IN", days)
+    click.echo(f"wrote a self-signed EU DSC to {cert_path} (key: {key_path})")
+
+
 @bp.cli.command("sweep")
 @click.option("--grace", type=int, default=None, help="Seconds a request may stay pending.")
 def sweep(grace: int | None) -> None:

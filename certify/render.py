@@ -1119,6 +1119,30 @@ class CertificateRenderer:
         return self._write_pdf(html, lambda: self._test_stylesheets(lang, bilingual),
                                self._shipped(lang, self.test_template_name))
 
+    def render_document_pdf(self, name: str, qr_png: bytes, **context: Any) -> bytes:
+        """Render another certificate document (e.g. ``"eu"``, the EU-DCC) to PDF bytes.
+
+        The template is ``templates/certificates/<name>.html`` with its own stylesheet
+        ``<name>.css`` (not layered on the vaccination one), in English, with the same
+        fonts, ``data:``-only URL policy and lock as :meth:`render_pdf`. ``context``
+        goes to the template as is, plus ``qr_data_uri`` for ``qr_png``.
+
+        :raises ValueError: ``qr_png`` is not a PNG.
+        :raises CertificateRenderError: WeasyPrint failed.
+        """
+        png = _qr_png_for_pdf(qr_png)
+        qr_uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        html = _INTER_TAG_WS.sub("><", self._template("en", name).render(qr_data_uri=qr_uri, **context))
+
+        def stylesheets() -> tuple[CSS, ...]:
+            key = (f"document:{name}", False)
+            if key not in self._css_cache:
+                css = self._parse_css(f"{name}.css")
+                self._css_cache[key] = (css,) if css is not None else ()
+            return self._css_cache[key]
+
+        return self._write_pdf(html, stylesheets, self._shipped("en", name))
+
     def _shipped(self, lang: str, name: str) -> bool:
         """Whether the template for ``lang`` is one of the shipped files (not a
         published or test template), whose output :func:`_parse_xhtml` may parse."""

@@ -45,6 +45,16 @@ class Config:
     CERTIFICATE_PUBLIC_KEY: str | None = None
     CERTIFICATE_PUBLIC_KEY_FILE: str | None = None
 
+    # EU Digital COVID Certificate export: a document signer (DSC), EC P-256, PEM values or
+    # *_FILE paths (default instance/eu-dsc-key.pem and instance/eu-dsc.pem).
+    EU_CERTIFICATE_PRIVATE_KEY: str | None = None  # PKCS#8 PEM
+    EU_CERTIFICATE_PRIVATE_KEY_FILE: str | None = None
+    EU_CERTIFICATE_PUBLIC_KEY: str | None = None  # the DSC: an X.509 certificate, PEM
+    EU_CERTIFICATE_PUBLIC_KEY_FILE: str | None = None
+    EU_CERTIFICATE_EXPIRY = 365  # days an exported EU certificate is valid (never past the DSC)
+    EU_CERTIFICATE_COUNTRY = "IN"  # ISO 3166 alpha-2: CWT iss, the UVCI and default country of vaccination
+    EU_CERTIFICATE_ISSUER: str | None = None  # v[0].is (<= 80 characters); default: CERTIFICATE_ISSUER_NAME
+
     CERTIFICATE_UPDATE_LIMIT = 100  # updates per certificate chain
     CERTIFICATE_LANGUAGES = "en,hi,bn,ta,te,mr,gu,kn,ml,pa,si,ur"  # ?lang= on the PDF endpoints
     PRERENDER_LANGUAGES = ""  # e.g. "en,hi": workers render these PDFs right after issuance
@@ -93,6 +103,8 @@ class Config:
         "CERTIFICATE_PRIVATE_KEY", "CERTIFICATE_PRIVATE_KEY_FILE",
         "CERTIFICATE_PUBLIC_KEY", "CERTIFICATE_PUBLIC_KEY_FILE",
         "SHC_ISSUER_URL", "SHC_PRIVATE_KEY", "SHC_PRIVATE_KEY_FILE",
+        "EU_CERTIFICATE_PRIVATE_KEY", "EU_CERTIFICATE_PRIVATE_KEY_FILE", "EU_CERTIFICATE_PUBLIC_KEY",
+        "EU_CERTIFICATE_PUBLIC_KEY_FILE", "EU_CERTIFICATE_COUNTRY", "EU_CERTIFICATE_ISSUER",
     )
     ENV_INTS = (
         "ACCESS_TOKEN_TTL", "CERTIFY_MAX_BATCH", "SWEEP_INTERVAL", "SWEEP_GRACE",
@@ -100,7 +112,7 @@ class Config:
         "CERTIFICATE_SCAN_TIMEOUT", "VERIFY_RATE_LIMIT", "REVOCATION_LIST_MAX_AGE",
         "CERTIFICATE_UPDATE_LIMIT", "OTP_TTL", "OTP_MAX_ATTEMPTS", "OTP_SENDS_PER_NUMBER_PER_HOUR",
         "OTP_SENDS_PER_ADDRESS_PER_HOUR", "PERMANENT_SESSION_LIFETIME", "MEMBERS_PER_MOBILE",
-        "BOOKING_DAYS_AHEAD",
+        "BOOKING_DAYS_AHEAD", "EU_CERTIFICATE_EXPIRY",
     )
 
 

@@ -98,5 +98,5 @@ def test_default_documents_are_shown_and_keys_listed(app):
     listed = json.loads(out)
     assert listed["settings"] == 0 and "template:vaccination" in listed and "map:eu" in listed
     code, out = cli(app, "show", "map:eu")
-    assert json.loads(out)["Covishield"] == {"mp": "Covishield", "vp": "1119305005", "ma": "ORG-100001981"}
+    assert json.loads(out)["Covishield"] == {"mp": "Covishield", "vp": "29061000087103", "ma": "ORG-100001981"}
     assert "<html" in cli(app, "show", "template:vaccination")[1]
