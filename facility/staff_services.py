@@ -458,7 +458,7 @@ def is_denied_batch(vaccine: Vaccine, batch: str) -> bool:
 
 def identity(member: Member) -> str:
     """DIVOC's ``recipient.identity``: ``did:<document>:<number>``, or the bare number."""
-    number = member.id_number.strip()
+    number = re.sub(r"\s+", "", member.id_number)  # "2345 6789 0123" as printed on the card
     if not number:
         return ""
     method = ID_METHODS.get(member.id_type, "")
