@@ -206,3 +206,16 @@ def test_beneficiaries_api_for_a_signed_in_printer_is_scoped_to_the_facility(app
         assert body[0]["certificates"][0]["certificateId"] == cert.certificate_id
     f.sign_in(client, printable["elsewhere"])
     assert client.get("/certificate/api/beneficiaries?phoneno=9812345678&dob=1970-01-02").json == []
+
+
+def test_a_record_the_certify_schema_refuses_is_a_form_level_error(app):
+    """A member pre-enrolled without any birth date or year: /v3/certify needs dob or age."""
+    with app.test_request_context():
+        d = f.desk()
+        enr = f.enrolment(d.program, f.member(birth_date=None, birth_year=None))
+        entry_id = f.queued(d.facility, enr, d.staff).id
+        with pytest.raises(desk.ValidationError) as raised:
+            desk.record_vaccination(d.facility, d.staff, entry_id, vaccinator_id=d.vaccinator.id,
+                                    vaccine_id=d.vaccine.id, batch="A1", dose=1)
+        assert [(e.path, e.reason) for e in raised.value.fields] == [("", "recipient.dob: dob or age is required")]
+        assert "cannot be certified as it is: recipient.dob" in raised.value.message
