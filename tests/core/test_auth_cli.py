@@ -56,8 +56,10 @@ def test_deactivated_client_loses_access_at_once(app, client):
 
 
 def test_pages_render_and_html_errors_are_pages(client):
-    for path in ("/", "/portal/", "/facility/"):
+    for path in ("/", "/portal/"):
         assert client.get(path).status_code == 200
+    facility = client.get("/facility/")  # the staff home: sign in first
+    assert facility.status_code == 302 and "/login?" in facility.headers["Location"]
     resp = client.get("/no-such-page")
     assert resp.status_code == 404 and resp.mimetype == "text/html"
     assert client.get("/v1/no-such").json["error"]["code"] == "not_found"
