@@ -1,6 +1,6 @@
-"""The facility app (staff, facility admin, program and system admin) — landing page for now."""
+"""The facility app: the staff desk (staff_views), facility, program and system admin."""
 from flask import Blueprint
 
 bp = Blueprint("facility", __name__, url_prefix="/facility")
 
-from . import models, views  # noqa: E402,F401
+from . import models, staff_views, views  # noqa: E402,F401

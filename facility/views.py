@@ -8,12 +8,6 @@ from core.roles import roles_required
 
 from . import bp
 
-
-@bp.get("/")
-def index():
-    return render_template("facility/index.html")
-
-
 # --- System admin: runtime configuration --------------------------------------------------
 
 def _editable_keys() -> list[tuple[str, int]]:

@@ -56,9 +56,10 @@ def test_deactivated_client_loses_access_at_once(app, client):
 
 
 def test_pages_render_and_html_errors_are_pages(client):
-    for path in ("/", "/facility/"):
-        assert client.get(path).status_code == 200
-    assert client.get("/portal/").headers["Location"].startswith("/login?")  # the portal needs sign-in
+    assert client.get("/").status_code == 200
+    for path in ("/portal/", "/facility/"):  # both need sign-in
+        resp = client.get(path)
+        assert resp.status_code == 302 and "/login?" in resp.headers["Location"]
     resp = client.get("/no-such-page")
     assert resp.status_code == 404 and resp.mimetype == "text/html"
     assert client.get("/v1/no-such").json["error"]["code"] == "not_found"
