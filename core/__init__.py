@@ -5,7 +5,7 @@ import logging
 import os
 import secrets
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 
 from . import config as config_mod
 from .errors import register_error_handlers
@@ -36,6 +36,8 @@ def _load_user(user_id: str):
 
 
 def select_locale() -> str | None:
+    if not has_request_context():  # a worker or a command: the default, unless force_locale says
+        return None
     return request.args.get("lang") or request.accept_languages.best_match(LANGUAGES) or "en"
 
 
@@ -71,8 +73,10 @@ def create_app(config: dict | None = None) -> Flask:
     register_error_handlers(app)
 
     from . import cli, views
+    from .notify import views as notify_views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(notify_views.bp)
     cli.register(app)
 
     from certify import bp as certify_bp
@@ -87,4 +91,5 @@ def create_app(config: dict | None = None) -> Flask:
     # Source systems authenticate with bearer tokens, not cookies: no CSRF there.
     csrf.exempt(views.token)
     csrf.exempt(certify_bp)
+    csrf.exempt(notify_views.bp)  # Twilio signs its callbacks (X-Twilio-Signature)
     return app
