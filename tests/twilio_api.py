@@ -28,6 +28,7 @@ class FakeTwilio:
         self.posts: list[dict] = []  # every create request, accepted or not
         self.script: list[tuple[int, dict]] = []  # responses for the next POSTs
         self.hold_post: int | None = None  # 1-based index of a POST to hold open
+        self.fail_held = False  # after the release: refuse the held POST (500) instead of accepting it
         self.held = threading.Event()
         self.release = threading.Event()
         self.lock = threading.Lock()
@@ -108,7 +109,9 @@ class FakeTwilio:
                     scripted = fake.script.pop(0) if fake.script else None
                 if index == fake.hold_post:
                     fake.held.set()
-                    fake.release.wait(30)
+                    fake.release.wait(60)
+                    if fake.fail_held:
+                        return self._reply(500, {"code": 20500, "message": "Internal Server Error", "status": 500})
                 if scripted is not None:
                     return self._reply(*scripted)
                 if not E164.match(form.get("To", "")):
