@@ -61,7 +61,7 @@ def _event_choices() -> list[tuple[str, str]]:
 
 def _preview_args() -> tuple[str, str]:
     event = request.args.get("event", "certificate_issued")
-    lang = request.args.get("lang", "hi")
+    lang = request.args.get("language", "hi")  # not "lang": that one picks the page's own language
     if event not in notify.EVENTS:
         event = "certificate_issued"
     if lang not in notify.languages():
@@ -72,6 +72,7 @@ def _preview_args() -> tuple[str, str]:
 def _page_context(query: str, notice_form: NoticeForm) -> dict:
     event, lang = _preview_args()
     return dict(query=query, messages=notify.search(query, limit=200), mask=notify.mask,
+                event_labels=dict(_event_choices()),
                 can_resend=current_user.has_role("system_admin"), events=_event_choices(),
                 languages=notify.languages(), preview=notify.preview(event, lang), notice_form=notice_form,
                 programs=db.session.scalars(select(Program).order_by(Program.name)).all())
@@ -90,14 +91,13 @@ def notifications():
 @roles_required(*ADMINS)
 def notifications_preview():
     event, lang = _preview_args()
-    return render_template("facility/admin/_notifications_preview.html", preview=notify.preview(event, lang),
-                           events=_event_choices(), languages=notify.languages())
+    return render_template("facility/admin/_notifications_preview.html", preview=notify.preview(event, lang))
 
 
 @bp.post("/admin/notifications/<int:message_id>/resend")
 @roles_required("system_admin")
 def notifications_resend(message_id: int):
-    message = notify.resend(message_id)
+    message = notify.resend(message_id)  # not sign-in codes: see notify.resend
     jobs.commit()
     flash(_("Sent again to %(to)s (message %(id)d).", to=notify.mask(message.to), id=message.id))
     return redirect(url_for("facility.notifications", q=request.form.get("q", "")))

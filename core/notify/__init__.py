@@ -183,7 +183,9 @@ class Preview:
 
 def preview(event: str, language: str, context: dict[str, Any] | None = None) -> Preview:
     """The event's SMS and email in ``language`` with sample data, and what the SMS costs."""
-    ctx = context or EVENTS[event].sample
+    ctx = dict(context or EVENTS[event].sample)
+    if context is None and "link" in ctx:
+        ctx["link"] = ctx["link"].replace("lang=en", f"lang={language}")
     _, _, body = render(event, "sms", language, ctx)
     _, subject, email_body = render(event, "email", language, ctx)
     return Preview(event, language, body, subject, email_body, segments.count(body))
@@ -323,7 +325,7 @@ def queue_raw(channel: str, to: str, body: str, event: str, language: str = "en"
 def resend(message_id: int) -> OutboxMessage:
     """Send a logged message again, now (a new row, linked by its key; quiet hours do not apply)."""
     original = db.session.get(OutboxMessage, message_id)
-    if original is None:
+    if original is None or original.event == "otp":  # an old sign-in code is never sent again
         raise NotFound("no such message")
     base = original.idempotency_key.split(":resend:")[0]
     return _store(channel=original.channel, to=original.to, event=original.event, template=original.template,

@@ -10,6 +10,7 @@ never split across parts.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 #: GSM 03.38 default alphabet, in table order (0x1B, the escape, is not a character).
@@ -39,6 +40,11 @@ class SegmentCount:
     per_segment: int  # units that fit in each part: 160/153 or 70/67
     characters: int
     non_gsm: tuple[str, ...]  # the characters that forced UCS-2, first occurrence order
+
+    @property
+    def visible_non_gsm(self) -> tuple[str, ...]:
+        """The forcing characters without combining marks (vowel signs), for showing to people."""
+        return tuple(ch for ch in self.non_gsm if not unicodedata.category(ch).startswith("M"))
 
     @property
     def remaining(self) -> int:
