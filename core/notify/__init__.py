@@ -39,7 +39,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..errors import FieldError, NotFound, ValidationError
 from ..extensions import db
 from ..jobs import job
-from ..models import Facility, NotificationSettings, OutboxMessage, Program, User, utcnow
+from ..models import (
+    Facility,
+    NotificationSettings,
+    OutboxMessage,
+    Program,
+    User,
+    utcnow,
+)
 from . import backends, segments
 
 logger = logging.getLogger(__name__)

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from certify import notifications
 from core import jobs
-from core.extensions import db
-from core.models import NotificationSettings, OutboxMessage, Program, User
 from core.errors import NotFound
+from core.extensions import db
+from core.models import OutboxMessage, User
 from core.ratelimit import RateLimited
-from tests.factories import api_client, certify_item, seed_vaccines
+from tests.factories import api_client, certify_item, program, seed_vaccines
 
 
 def token(client, app, roles=("certify", "fetch")) -> dict:
@@ -78,11 +78,7 @@ def test_certify_sends_one_issued_sms_in_the_recipients_language_with_a_working_
 def test_language_from_the_request_then_the_program_default(app, client, run_jobs):
     with app.app_context():
         seed_vaccines()
-        program = Program(name="Polio")
-        db.session.add(program)
-        db.session.flush()
-        db.session.add(NotificationSettings(program_id=program.id, default_language="hi", sender_id="DIVOC"))
-        jobs.commit()
+        program("Polio", default_language="hi", sender_id="DIVOC")
     auth = token(client, app)
     items = [certify_item("LANG-REQ", recipient={"contact": ["tel:9800000001", "mailto:a@example.org"],
                                                  "language": "en"}, ),
@@ -102,11 +98,7 @@ def test_language_from_the_request_then_the_program_default(app, client, run_job
 def test_program_can_switch_the_issued_event_off(app, client, run_jobs):
     with app.app_context():
         seed_vaccines()
-        program = Program(name="Quiet")
-        db.session.add(program)
-        db.session.flush()
-        db.session.add(NotificationSettings(program_id=program.id, events=["certificate_revoked"]))
-        jobs.commit()
+        program("Quiet", events=["certificate_revoked"])
     item = certify_item("OFF-1")
     item["programId"] = "Quiet"
     client.post("/v3/certify", json=[item], headers=token(client, app))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 from sqlalchemy import select, update
 
 from core import jobs, notify
 from core.extensions import db
-from core.models import NotificationSettings, OutboxMessage, Program
+from core.models import OutboxMessage
+from tests.factories import program
 
 
 def send(app, run_jobs, event="certificate_revoked", **kwargs) -> int:
@@ -51,14 +51,18 @@ def test_twilio_send_records_the_provider_id(app, run_jobs, twilio):
 
 
 def test_transient_failure_is_retried_with_backoff_then_succeeds(app, run_jobs, twilio, configured):
-    configured(NOTIFY_RETRY_BASE_DELAY=1)
+    configured(NOTIFY_RETRY_BASE_DELAY=60)
     twilio.fail_next(503, None, "Service Unavailable")
     mid = send(app, run_jobs, to_mobile="+919812345678")
     r = row(app, mid)
     assert (r.status, r.attempts) == ("queued", 1) and "HTTP 503" in r.last_error
-    assert r.next_attempt_at > r.claimed_at  # backoff: not before the delay
+    assert 59 <= (r.next_attempt_at - r.claimed_at).total_seconds() <= 61  # backoff: the first delay
     assert sweep(app, run_jobs) == 0 and len(twilio.posts) == 1  # not due yet: nothing sent
-    time.sleep(1.1)
+    with app.app_context():  # a minute passes
+        t, minute = OutboxMessage, dt.timedelta(seconds=61)
+        db.session.execute(update(t).values(created_at=t.created_at - minute, enqueued_at=t.enqueued_at - minute,
+                                            claimed_at=t.claimed_at - minute, next_attempt_at=t.next_attempt_at - minute))
+        jobs.commit()
     assert sweep(app, run_jobs) == 1
     r = row(app, mid)
     assert (r.status, r.attempts, r.last_error) == ("sent", 2, None)
@@ -103,12 +107,7 @@ def test_permanent_errors_are_not_retried_and_stay_visible(app, run_jobs, twilio
 def test_program_sender_id_is_the_from(app, run_jobs, twilio, configured):
     configured(TWILIO_MESSAGING_SERVICE_SID="MG" + "1" * 32)
     with app.app_context():
-        program = Program(name="Measles")
-        db.session.add(program)
-        db.session.flush()
-        db.session.add(NotificationSettings(program_id=program.id, sender_id="MOHFW"))
-        jobs.commit()
-        pid = program.id
+        pid = program("Measles", sender_id="MOHFW")
     send(app, run_jobs, to_mobile="+919812345678", program_id=pid, key="x")
     send(app, run_jobs, to_mobile="+919812345678", key="y")
     with_sender, without = twilio.posts

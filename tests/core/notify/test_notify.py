@@ -13,7 +13,8 @@ from sqlalchemy import func, select, update
 from core import jobs, notify
 from core.errors import ValidationError
 from core.extensions import db
-from core.models import Facility, NotificationSettings, OutboxMessage, Program, User
+from core.models import Facility, NotificationSettings, OutboxMessage, User
+from tests.factories import program
 
 ISSUED = {"name": "Asha", "dose": 2, "kind": "vaccination", "code": "C-9", "link": "https://divoc.test/c"}
 
@@ -50,21 +51,12 @@ def test_unknown_language_falls_back_to_the_default(app, ctx):
     assert m.language == "en" and m.body.startswith("DIVOC: Asha, your certificate for dose 2 is ready")
 
 
-def _program(**settings) -> int:
-    program = Program(name=f"P{count(Program)}")
-    db.session.add(program)
-    db.session.flush()
-    db.session.add(NotificationSettings(program_id=program.id, **settings))
-    db.session.flush()
-    return program.id
-
-
 def test_quiet_hours_hold_messages_until_they_end(app, ctx, run_jobs):
     tz = ZoneInfo(app.config["CERTIFICATE_TIMEZONE"])
     local = dt.datetime.now(tz)
     start, end = (local - dt.timedelta(hours=1)).time().replace(microsecond=0), \
         (local + dt.timedelta(hours=1)).time().replace(second=0, microsecond=0)
-    pid = _program(quiet_start=start, quiet_end=end)
+    pid = program(quiet_start=start, quiet_end=end)
     [held] = notify.notify("certificate_issued", to_mobile="9812345678", context=ISSUED, key="q", program_id=pid)
     [otp] = notify.notify("otp", to_mobile="9812345678", context={"code": "123456", "minutes": 5}, key="o",
                           program_id=pid)
@@ -94,7 +86,7 @@ def test_quiet_window_across_midnight(app, ctx):
 
 
 def test_settings_are_validated(app, ctx):
-    pid = _program()
+    pid = program()
     with pytest.raises(ValidationError) as bad:
         notify.save_settings(pid, events=["otp", "nope"], sender_id="THIS IS TOO LONG!", quiet_start=dt.time(22),
                              quiet_end=None, default_language="zz")
