@@ -21,10 +21,10 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from core import notify, ratelimit
-from core.notify import backends
 from core.errors import NotFound
 from core.extensions import db
 from core.models import OutboxMessage, Program, User
+from core.notify import backends
 
 from .models import REVOKED, Certificate, CertifyRequest
 
@@ -67,10 +67,15 @@ def _person_languages(mobiles: Iterable[str]) -> dict[str, str]:
         select(User.mobile, User.locale).where(User.mobile.in_(wanted), User.locale != "")) if loc}
 
 
-def _last_language(code: str, mobile: str) -> str | None:
-    return db.session.scalar(select(OutboxMessage.language).where(
-        OutboxMessage.reference == code, OutboxMessage.to == mobile)
-        .order_by(OutboxMessage.created_at.desc()).limit(1))
+def _last_languages(certs: Iterable[Certificate]) -> dict[tuple[str, str], str]:
+    """(enrolment code, mobile) → the language of the latest message we sent them about it."""
+    codes = {c.pre_enrollment_code for c in certs if c.mobile}
+    if not codes:
+        return {}
+    rows = db.session.execute(select(OutboxMessage.reference, OutboxMessage.to, OutboxMessage.language)
+                              .where(OutboxMessage.reference.in_(codes))
+                              .order_by(OutboxMessage.created_at, OutboxMessage.id))
+    return {(code, to): lang for code, to, lang in rows}
 
 
 def _pdf_lang(language: str) -> str:
@@ -86,48 +91,66 @@ def download_link(cert: Certificate, language: str) -> str:
                           dose=cert.dose, lang=_pdf_lang(language))
 
 
-def _send(event: str, cert: Certificate, payload: dict | None, language: str | None, key: str,
-          program_cache: dict[str, int | None], *, with_email: bool = True, **extra: Any) -> list[OutboxMessage]:
+def _call(event: str, cert: Certificate, payload: dict | None, language: str | None, key: str,
+          program_cache: dict[str, int | None], *, with_email: bool = True, **extra: Any) -> dict[str, Any] | None:
+    """The arguments of the notify call for one certificate (None: no mobile and no email)."""
     recipient = (payload or {}).get("recipient") or {}
     email = _email(recipient) if with_email else None
     if not cert.mobile and not email:
-        return []
+        return None
     program_id = _program_id(payload, program_cache)
-    if language is None and cert.mobile:
-        language = _last_language(cert.pre_enrollment_code, cert.mobile)
     if language is None:
         settings = notify.settings_for(program_id)
         language = settings.default_language if settings else None
     lang = notify.normalise_language(language)
     context = {"name": cert.name, "dose": cert.dose, "kind": cert.kind, "code": cert.pre_enrollment_code,
                "link": download_link(cert, lang), **extra}
-    return notify.notify(event, to_mobile=cert.mobile, to_email=email, language=lang, context=context,
-                         key=key, program_id=program_id, reference=cert.pre_enrollment_code)
+    return {"event": event, "to_mobile": cert.mobile, "to_email": email, "language": lang, "context": context,
+            "key": key, "program_id": program_id, "reference": cert.pre_enrollment_code}
+
+
+def _language_for(cert: Certificate, payload: dict | None) -> str | None:
+    """The request's language, the person's portal language, or the last one we used for them."""
+    if not cert.mobile:
+        return _requested_language(payload)
+    return (_requested_language(payload) or _person_languages([cert.mobile]).get(cert.mobile)
+            or _last_languages([cert]).get((cert.pre_enrollment_code, cert.mobile)))
+
+
+def _send(event: str, cert: Certificate, payload: dict | None, key: str, **extra: Any) -> list[OutboxMessage]:
+    call = _call(event, cert, payload, _language_for(cert, payload), key, {}, **extra)
+    if call is None:
+        return []
+    return notify.notify(call.pop("event"), **call)
 
 
 def certificates_issued(certificates: Sequence[Certificate], requests: Iterable[CertifyRequest]) -> None:
-    """One "certificate issued" message per new certificate (called by sign_pending)."""
+    """One "certificate issued" message per new certificate (called by sign_pending): a few
+    queries and one INSERT for the whole batch."""
     payloads = {r.id: r.payload for r in requests}
     people = _person_languages(c.mobile for c in certificates if c.mobile)
+    last = _last_languages(certificates)
     programs: dict[str, int | None] = {}
+    calls = []
     for cert in certificates:
         payload = payloads.get(cert.request_id)
-        language = _requested_language(payload) or people.get(cert.mobile or "")
-        _send("certificate_issued", cert, payload, language, cert.certificate_id, programs)
+        language = (_requested_language(payload) or people.get(cert.mobile or "")
+                    or last.get((cert.pre_enrollment_code, cert.mobile or "")))
+        call = _call("certificate_issued", cert, payload, language, cert.certificate_id, programs)
+        if call is not None:
+            calls.append(call)
+    notify.notify_many(calls)
 
 
 def certificate_updated(cert: Certificate, payload: dict) -> None:
     """The corrected certificate is out: tell the recipient, with the new download link."""
-    language = _requested_language(payload) or _person_languages([cert.mobile or ""]).get(cert.mobile or "")
-    _send("certificate_updated", cert, payload, language, cert.certificate_id, {})
+    _send("certificate_updated", cert, payload, cert.certificate_id)
 
 
 def certificate_revoked(cert: Certificate) -> None:
     """A revoked certificate (not one replaced by an update: that is "updated")."""
-    payload = _request_payload(cert)
-    language = _requested_language(payload) or _person_languages([cert.mobile or ""]).get(cert.mobile or "")
     reason = (cert.status_reason or _("revoked by the issuer"))[:80]
-    _send("certificate_revoked", cert, payload, language, cert.certificate_id, {}, reason=reason)
+    _send("certificate_revoked", cert, _request_payload(cert), cert.certificate_id, reason=reason)
 
 
 def _request_payload(cert: Certificate) -> dict | None:
@@ -155,10 +178,8 @@ def resend_certificate_ready(code: str, mobile: str) -> OutboxMessage:
         .limit(1))
     if cert is None:
         raise NotFound(_("No certificate for this enrolment code and mobile number."))
-    payload = _request_payload(cert)
-    language = _requested_language(payload) or _person_languages([cert.mobile or ""]).get(cert.mobile or "")
-    sent = _send("certificate_issued", cert, payload, language,
-                 f"{cert.certificate_id}:resend:{uuid.uuid4().hex[:12]}", {}, with_email=False)
+    sent = _send("certificate_issued", cert, _request_payload(cert),
+                 f"{cert.certificate_id}:resend:{uuid.uuid4().hex[:12]}", with_email=False)
     sms = [m for m in sent if m.channel == "sms"]
     if not sms:
         raise NotFound(_("No certificate for this enrolment code and mobile number."))

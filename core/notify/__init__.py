@@ -217,23 +217,41 @@ def _schedule(message_id: int) -> None:
     batch[1].append(message_id)
 
 
-def _store(*, channel: str, to: str, event: str, template: str, language: str, subject: str, body: str,
-           key: str, reference: str | None, program_id: int | None, sender: str,
-           due: dt.datetime | None) -> OutboxMessage:
+def _row(*, channel: str, to: str, event: str, template: str, language: str, subject: str, body: str,
+         key: str, reference: str | None, program_id: int | None, sender: str,
+         due: dt.datetime | None) -> dict[str, Any]:
+    """The values of one new delivery-log row; ``due`` (quiet hours) holds it back until then."""
     now = utcnow()
-    values = {"channel": channel, "to": to, "event": event, "template": template, "language": language,
-              "subject": subject, "body": body, "status": QUEUED, "idempotency_key": key,
-              "reference": reference, "program_id": program_id, "sender": sender, "attempts": 0,
-              "created_at": now, "status_at": now, "next_attempt_at": due or now,
-              "enqueued_at": None if due else now}
-    new_id = db.session.scalar(_insert(OutboxMessage.__table__).values(**values)
-                               .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                               .returning(OutboxMessage.id))
-    if new_id is not None and due is None:
-        _schedule(new_id)
-    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-    assert message is not None
-    return message
+    return {"channel": channel, "to": to, "event": event, "template": template, "language": language,
+            "subject": subject, "body": body, "status": QUEUED, "idempotency_key": key,
+            "reference": reference, "program_id": program_id, "sender": sender, "attempts": 0,
+            "created_at": now, "status_at": now, "next_attempt_at": due or now,
+            "enqueued_at": None if due else now}
+
+
+def _insert_rows(rows: list[dict[str, Any]]) -> None:
+    """One INSERT for all rows; a key already in the log is skipped. New rows that are due now
+    are delivered after the commit."""
+    if not rows:
+        return
+    stmt = (_insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(OutboxMessage.id, OutboxMessage.enqueued_at))
+    for message_id, enqueued_at in db.session.execute(stmt, rows).all():
+        if enqueued_at is not None:
+            _schedule(message_id)
+
+
+def _insert_one(row: dict[str, Any]) -> OutboxMessage:
+    _insert_rows([row])
+    return _by_keys([row["idempotency_key"]])[0]
+
+
+def _by_keys(keys: list[str]) -> list[OutboxMessage]:
+    if not keys:
+        return []
+    found = {m.idempotency_key: m for m in db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key.in_(keys)))}
+    return [found[k] for k in keys]
 
 
 def message_key(event: str, channel: str, to: str, key: str) -> str:
@@ -243,6 +261,28 @@ def message_key(event: str, channel: str, to: str, key: str) -> str:
 def normalise_language(language: str | None) -> str:
     lang = (language or "").replace("-", "_").split("_")[0].lower()
     return lang if lang in languages() else current_app.config.get("NOTIFY_DEFAULT_LANGUAGE", "en")
+
+
+def _prepare(event: str, *, to_mobile: str | None = None, to_email: str | None = None,
+             language: str | None = None, context: dict[str, Any], key: str,
+             program_id: int | None = None, reference: str | None = None) -> list[dict[str, Any]]:
+    if event not in EVENTS:
+        raise ValueError(f"unknown notification event {event!r}")
+    settings = settings_for(program_id)
+    if settings is not None and settings.events is not None and event not in settings.events:
+        return []
+    lang = normalise_language(language or (settings.default_language if settings else None))
+    due = quiet_until(settings, utcnow()) if EVENTS[event].quiet_hours else None
+    sender = settings.sender_id if settings else ""
+    rows = []
+    for channel, to in (("sms", to_mobile), ("email", to_email)):
+        if not to:
+            continue
+        template, subject, body = render(event, channel, lang, context)
+        rows.append(_row(channel=channel, to=to, event=event, template=template, language=lang,
+                         subject=subject, body=body, key=message_key(event, channel, to, key),
+                         reference=reference, program_id=program_id, sender=sender, due=due))
+    return rows
 
 
 def notify(event: str, *, to_mobile: str | None = None, to_email: str | None = None,
@@ -255,23 +295,18 @@ def notify(event: str, *, to_mobile: str | None = None, to_email: str | None = N
     ``language`` None means the program's default. Returns the messages (new or existing);
     none when the program has switched this event off. Delivery follows the commit.
     """
-    if event not in EVENTS:
-        raise ValueError(f"unknown notification event {event!r}")
-    settings = settings_for(program_id)
-    if settings is not None and settings.events is not None and event not in settings.events:
-        return []
-    lang = normalise_language(language or (settings.default_language if settings else None))
-    due = quiet_until(settings, utcnow()) if EVENTS[event].quiet_hours else None
-    sender = settings.sender_id if settings else ""
-    out = []
-    for channel, to in (("sms", to_mobile), ("email", to_email)):
-        if not to:
-            continue
-        template, subject, body = render(event, channel, lang, context)
-        out.append(_store(channel=channel, to=to, event=event, template=template, language=lang,
-                          subject=subject, body=body, key=message_key(event, channel, to, key),
-                          reference=reference, program_id=program_id, sender=sender, due=due))
-    return out
+    rows = _prepare(event, to_mobile=to_mobile, to_email=to_email, language=language, context=context, key=key,
+                    program_id=program_id, reference=reference)
+    _insert_rows(rows)
+    return _by_keys([r["idempotency_key"] for r in rows])
+
+
+def notify_many(calls: Iterable[dict[str, Any]]) -> int:
+    """Many ``notify`` calls (each a dict of its arguments, with ``event``) in one INSERT, for
+    batches such as a signing job; returns how many rows were prepared."""
+    rows = [row for call in calls for row in _prepare(call.pop("event"), **call)]
+    _insert_rows(rows)
+    return len(rows)
 
 
 def notify_facility(event: str, facility_id: int, *, context: dict[str, Any], key: str,
@@ -324,9 +359,10 @@ def facility_notice(*, facility_codes: Iterable[str] = (), district: str = "", m
 def queue_raw(channel: str, to: str, body: str, event: str, language: str = "en",
               subject: str = "") -> OutboxMessage:
     """A message whose text the caller wrote (``core.sms.queue_sms``); each call is a new message."""
-    return _store(channel=channel, to=to, event=event, template="", language=language, subject=subject,
-                  body=body, key=message_key(event, channel, to, uuid.uuid4().hex), reference=None,
-                  program_id=None, sender="", due=None)
+    row = _row(channel=channel, to=to, event=event, template="", language=language, subject=subject,
+               body=body, key=message_key(event, channel, to, uuid.uuid4().hex), reference=None,
+               program_id=None, sender="", due=None)
+    return _insert_one(row)
 
 
 def resend(message_id: int) -> OutboxMessage:
@@ -335,10 +371,11 @@ def resend(message_id: int) -> OutboxMessage:
     if original is None or original.event == "otp":  # an old sign-in code is never sent again
         raise NotFound("no such message")
     base = original.idempotency_key.split(":resend:")[0]
-    return _store(channel=original.channel, to=original.to, event=original.event, template=original.template,
-                  language=original.language, subject=original.subject, body=original.body,
-                  key=f"{base}:resend:{uuid.uuid4().hex[:12]}"[-300:], reference=original.reference,
-                  program_id=original.program_id, sender=original.sender, due=None)
+    row = _row(channel=original.channel, to=original.to, event=original.event, template=original.template,
+               language=original.language, subject=original.subject, body=original.body,
+               key=f"{base}:resend:{uuid.uuid4().hex[:12]}"[-300:], reference=original.reference,
+               program_id=original.program_id, sender=original.sender, due=None)
+    return _insert_one(row)
 
 
 # --- Delivery -----------------------------------------------------------------------------
