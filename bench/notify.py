@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,17 +25,9 @@ sys.path.insert(0, str(ROOT))
 from core.config import normalise_db_url  # noqa: E402
 from tests.twilio_api import FakeTwilio  # noqa: E402
 
-ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/divoc_bench_notify")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def recreate_database() -> None:
-    name = DB_URL.rsplit("/", 1)[1]
-    engine = create_engine(normalise_db_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+os.environ.setdefault("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/divoc_bench_notify")
+sys.path.insert(0, str(ROOT / "bench"))
+from issue import DB_URL, REDIS_URL, recreate_database  # noqa: E402  (the same scratch-database helper)
 
 
 def main() -> None:
