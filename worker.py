@@ -3,7 +3,9 @@
     python worker.py [queue ...]
 
 At start-up, and then every SWEEP_INTERVAL seconds, it re-enqueues certify requests
-that were accepted but are still unsigned (a worker killed mid-job, a Redis restart).
+that were accepted but are still unsigned (a worker killed mid-job, a Redis restart), and
+notifications that are due (retries after backoff, the end of quiet hours, a lost queue) or
+whose send was interrupted (checked with the provider first, never sent twice).
 Jobs run in this process (no fork per job): signing is batched and the PDF renderer
 keeps its fonts warm between jobs.
 """
@@ -20,12 +22,10 @@ from core import create_app, jobs
 logger = logging.getLogger("worker")
 
 
-def sweep_once(app) -> int:
-    from certify import services
-
+def _sweep(app, sweep) -> int:
     with app.app_context():
         try:
-            count = services.sweep()
+            count = sweep()
             jobs.commit()
             return count
         except Exception:
@@ -38,11 +38,19 @@ def sweep_once(app) -> int:
             db.session.remove()
 
 
+def sweep_once(app) -> int:
+    """Re-enqueue pending certify requests; enqueue due notifications and check interrupted sends."""
+    from certify import services
+    from core import notify
+
+    return _sweep(app, services.sweep) + _sweep(app, notify.sweep)
+
+
 def sweeper(app, stop: threading.Event) -> None:
     while not stop.wait(app.config["SWEEP_INTERVAL"]):
         count = sweep_once(app)
         if count:
-            logger.warning("sweep re-enqueued %d pending certify request(s)", count)
+            logger.warning("sweep re-enqueued %d pending request(s) and message(s)", count)
 
 
 def main(argv: list[str]) -> None:

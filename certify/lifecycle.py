@@ -15,7 +15,7 @@ from core.errors import Conflict, FieldError, NotFound, ValidationError
 from core.extensions import db
 from core.models import iso_utc, utcnow
 
-from . import services, signing
+from . import notifications, services, signing
 from .credentials.jws import sign_document
 from .models import REVOKED, SUSPENDED, VALID, AuditEvent, Certificate, StatusEvent
 
@@ -116,6 +116,7 @@ def update_certificates(body: Any, actor: str, kind_name: str = "vaccination") -
         db.session.add(new)
         db.session.flush()
         _audit(actor, "update", new, old.certificate_id, new_id, revision=new.revision)
+        notifications.certificate_updated(new, item)
         locked[i] = new
         results.append({"index": i, "preEnrollmentCode": item["preEnrollmentCode"],
                         "dose": new.dose if kind_name == services.VACCINATION else None, "status": "updated", "certificateId": new_id,
@@ -155,6 +156,7 @@ def revoke_doses(code: str, doses: list[int], all_doses: bool, reason: str, acto
     for cert in targets:
         _set_status(cert, REVOKED, reason, now)
         _audit(actor, "revoke", cert, cert.certificate_id, None, reason=reason)
+        notifications.certificate_revoked(cert)
     return [{"dose": c.dose, "certificateId": c.certificate_id, "status": REVOKED} for c in targets]
 
 
@@ -172,6 +174,7 @@ def revoke_certificate(certificate_id: str, reason: str, actor: str) -> Certific
                 "certificateId", "a later dose is still live; the revoked doses must include the latest")])
     _set_status(cert, REVOKED, reason, utcnow())
     _audit(actor, "revoke", cert, cert.certificate_id, None, reason=reason)
+    notifications.certificate_revoked(cert)
     return cert
 
 

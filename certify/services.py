@@ -23,7 +23,7 @@ from core.errors import FieldError, NotFound, ValidationError
 from core.extensions import db
 from core.models import Vaccine, utcnow
 
-from . import signing, tasks
+from . import notifications, signing, tasks
 from .models import (
     DUPLICATE,
     FAILED,
@@ -262,6 +262,7 @@ def sign_pending(request_ids: Iterable[int]) -> int:
         live[key] = certificate_id
     db.session.add_all(certificates)
     db.session.flush()
+    notifications.certificates_issued(certificates, rows)  # delivered after this commit
     if audits:
         db.session.execute(insert(AuditEvent), audits)
     if certificates and current_app.config.get("PRERENDER_LANGUAGES"):

@@ -5,7 +5,7 @@ import logging
 import os
 import secrets
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 
 from . import config as config_mod
 from .errors import register_error_handlers
@@ -40,6 +40,9 @@ def select_locale() -> str | None:
     """``?lang=`` on this request, then the language chosen with the switcher (session), then
     Accept-Language, then English. Unknown codes are ignored."""
     from flask import session
+
+    if not has_request_context():  # a worker or a command: the default, unless force_locale says
+        return None
 
     for chosen in (request.args.get("lang"), session.get("lang")):
         if chosen in LANGUAGES:
@@ -80,8 +83,10 @@ def create_app(config: dict | None = None) -> Flask:
     register_error_handlers(app)
 
     from . import cli, views
+    from .notify import views as notify_views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(notify_views.bp)
     cli.register(app)
 
     from certify import bp as certify_bp
@@ -96,4 +101,5 @@ def create_app(config: dict | None = None) -> Flask:
     # Source systems authenticate with bearer tokens, not cookies: no CSRF there.
     csrf.exempt(views.token)
     csrf.exempt(certify_bp)
+    csrf.exempt(notify_views.bp)  # Twilio signs its callbacks (X-Twilio-Signature)
     return app

@@ -24,4 +24,7 @@ def create_client(name: str, roles: tuple[str, ...]) -> None:
 
 
 def register(app: Flask) -> None:
+    from .notify.cli import notifications
+
     app.cli.add_command(clients)
+    app.cli.add_command(notifications)

@@ -78,6 +78,30 @@ class Config:
     TWILIO_AUTH_TOKEN: str | None = None
     TWILIO_FROM_NUMBER: str | None = None
     TWILIO_MESSAGING_SERVICE_SID: str | None = None
+    TWILIO_API_BASE_URL: str | None = None  # a Twilio-compatible endpoint instead of api.twilio.com
+
+    # Notifications (core/notify): email, retries, status callbacks
+    EMAIL_BACKEND = "outbox"  # outbox | console | smtp
+    EMAIL_FROM = "DIVOC <no-reply@localhost>"
+    SMTP_HOST = "127.0.0.1"
+    SMTP_PORT = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS = False
+    SMTP_SSL = False
+    NOTIFY_DEFAULT_LANGUAGE = "en"  # when neither the request, the person nor the program says
+    NOTIFY_DEFAULT_COUNTRY_CODE = "+91"  # national numbers are sent as +<code><number>
+    NOTIFY_TIMEZONE: str | None = None  # quiet hours are in this zone (default CERTIFICATE_TIMEZONE)
+    NOTIFY_MAX_ATTEMPTS = 6
+    NOTIFY_RETRY_BASE_DELAY = 30  # seconds; doubled after each failed attempt
+    NOTIFY_RETRY_MAX_DELAY = 3600
+    NOTIFY_SEND_TIMEOUT = 120  # a send still unfinished after this is checked with the provider
+    NOTIFY_HTTP_TIMEOUT = 20
+    NOTIFY_STATUS_CALLBACK_URL: str | None = None  # default: CERTIFICATE_BASE_URL + /notifications/twilio/status
+    NOTIFY_RESENDS_PER_HOUR = 3  # citizen-requested "certificate ready" resends per enrolment code
+    # The "certificate issued" link: {base} {code} {dose} {lang}; e.g. a portal page instead of the PDF API.
+    NOTIFY_CERTIFICATE_LINK = "{base}/certificate/api/certificatePDF/{code}?dose={dose}&lang={lang}"
+    NOTIFY_TEST_CERTIFICATE_LINK = "{base}/certificate/api/test/certificatePDF/{code}?lang={lang}"
     OTP_TTL = 300
     OTP_MAX_ATTEMPTS = 5
     OTP_SENDS_PER_NUMBER_PER_HOUR = 5
@@ -99,7 +123,10 @@ class Config:
         "CERTIFICATE_CONTEXT_URL", "CERTIFICATE_TEST_CONTEXT_URL", "CERTIFICATE_KEY_TYPE", "CERTIFICATE_DID",
         "CERTIFICATE_ISSUER_NAME", "CERTIFICATE_SLOGAN", "CERTIFICATE_TIMEZONE",
         "CERTIFICATE_REVOKED_MESSAGE", "VERIFY_CONTACT", "PRERENDER_LANGUAGES", "CERTIFICATE_LANGUAGES", "SMS_BACKEND", "TWILIO_ACCOUNT_SID",
-        "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID",
+        "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE_URL",
+        "EMAIL_BACKEND", "EMAIL_FROM", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD",
+        "NOTIFY_DEFAULT_LANGUAGE", "NOTIFY_DEFAULT_COUNTRY_CODE", "NOTIFY_TIMEZONE", "NOTIFY_STATUS_CALLBACK_URL",
+        "NOTIFY_CERTIFICATE_LINK", "NOTIFY_TEST_CERTIFICATE_LINK",
         "CERTIFICATE_PRIVATE_KEY", "CERTIFICATE_PRIVATE_KEY_FILE",
         "CERTIFICATE_PUBLIC_KEY", "CERTIFICATE_PUBLIC_KEY_FILE",
         "SHC_ISSUER_URL", "SHC_PRIVATE_KEY", "SHC_PRIVATE_KEY_FILE",
@@ -113,7 +140,10 @@ class Config:
         "CERTIFICATE_UPDATE_LIMIT", "OTP_TTL", "OTP_MAX_ATTEMPTS", "OTP_SENDS_PER_NUMBER_PER_HOUR",
         "OTP_SENDS_PER_ADDRESS_PER_HOUR", "PERMANENT_SESSION_LIFETIME", "MEMBERS_PER_MOBILE",
         "BOOKING_DAYS_AHEAD", "EU_CERTIFICATE_EXPIRY",
+        "SMTP_PORT", "NOTIFY_MAX_ATTEMPTS", "NOTIFY_RETRY_BASE_DELAY", "NOTIFY_RETRY_MAX_DELAY",
+        "NOTIFY_SEND_TIMEOUT", "NOTIFY_HTTP_TIMEOUT", "NOTIFY_RESENDS_PER_HOUR",
     )
+    ENV_BOOLS = ("SMTP_STARTTLS", "SMTP_SSL")
 
 
 def load(overrides: dict | None = None) -> dict:
@@ -124,6 +154,9 @@ def load(overrides: dict | None = None) -> dict:
             cfg[key] = os.environ[key]
     for key in Config.ENV_INTS:
         cfg[key] = _env_int(key, cfg[key])
+    for key in Config.ENV_BOOLS:
+        if os.environ.get(key):
+            cfg[key] = os.environ[key].strip().lower() in ("1", "true", "yes", "on")
     if os.environ.get("DATABASE_URL"):
         cfg["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(os.environ["DATABASE_URL"])
     cfg.update(overrides or {})
@@ -137,6 +170,9 @@ def load(overrides: dict | None = None) -> dict:
     cfg["SHC_ISSUER_URL"] = (cfg.get("SHC_ISSUER_URL") or base).rstrip("/")
     cfg["CERTIFICATE_TEST_CONTEXT_URL"] = (
         cfg.get("CERTIFICATE_TEST_CONTEXT_URL") or base + "/credentials/testCertificate/v1"
+    )
+    cfg["NOTIFY_STATUS_CALLBACK_URL"] = (
+        cfg.get("NOTIFY_STATUS_CALLBACK_URL") or base + "/notifications/twilio/status"
     )
     return cfg
 

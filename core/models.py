@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     Time,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -196,20 +197,70 @@ class OtpChallenge(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """A message handed to the SMS/email gateway; the outbox backend stops here (dev, tests)."""
+    """One notification (SMS or email) and its delivery log.
+
+    The row is written in the transaction that caused it (issuance, a booking), so a message
+    exists exactly when its cause does; ``idempotency_key`` (event, recipient, subject such as
+    a certificate) is unique, so the same cause never makes two messages. A worker claims the
+    row (queued → sending) in its own commit before it calls the provider, and records the
+    outcome afterwards: a worker killed mid-send leaves the row in ``sending`` and the sweep
+    reconciles it with the provider instead of sending again.
+
+    status: queued | sending | sent | delivered | failed | undelivered
+    """
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (db.Index("ix_outbox_messages_to_created", "to", "created_at"),)
+    __table_args__ = (
+        db.Index("ix_outbox_messages_to_created", "to", "created_at"),
+        db.Index("ix_outbox_messages_reference_created", "reference", "created_at"),
+        db.Index("ix_outbox_messages_provider_id", "provider_id"),
+        db.Index("ix_outbox_messages_created_at", "created_at"),
+        db.Index("ix_outbox_messages_pending", "status", "next_attempt_at",
+                 postgresql_where=text("status IN ('queued', 'sending')"),
+                 sqlite_where=text("status IN ('queued', 'sending')")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(10), default="sms")
+    channel: Mapped[str] = mapped_column(String(10), default="sms")  # sms | email
     to: Mapped[str] = mapped_column(String(200))
     event: Mapped[str] = mapped_column(String(40))
+    template: Mapped[str] = mapped_column(String(100), default="")  # e.g. sms/certificate_issued.txt
     language: Mapped[str] = mapped_column(String(10), default="en")
+    subject: Mapped[str] = mapped_column(String(300), default="")  # email only
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     provider_id: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    reference: Mapped[str | None] = mapped_column(String(100))  # the enrolment code, for search
+    program_id: Mapped[int | None] = mapped_column(db.ForeignKey("programs.id", ondelete="SET NULL"))
+    sender: Mapped[str] = mapped_column(String(40), default="")  # a program's SMS sender id
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)  # quiet hours, backoff
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    status_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)  # the last status change
+
+
+class NotificationSettings(db.Model):
+    """Per-program notification settings: which events notify, the SMS sender id, quiet hours.
+
+    ``events`` is a list of event names, or None for every event. Quiet hours are local times
+    (NOTIFY_TIMEZONE); a message created inside them waits until they end. When start > end the
+    window spans midnight (e.g. 21:00–08:00).
+    """
+
+    __tablename__ = "notification_settings"
+
+    program_id: Mapped[int] = mapped_column(db.ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True)
+    events: Mapped[list | None] = mapped_column(JSONType)
+    sender_id: Mapped[str] = mapped_column(String(20), default="")
+    quiet_start: Mapped[dt.time | None]
+    quiet_end: Mapped[dt.time | None]
+    default_language: Mapped[str] = mapped_column(String(10), default="en")
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Member(db.Model):

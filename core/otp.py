@@ -12,10 +12,11 @@ import re
 import secrets
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from . import ratelimit, sms
+from . import notify, ratelimit
 from .errors import AppError, FieldError, ValidationError
 from .extensions import db
 from .models import OtpChallenge, User, utcnow
@@ -65,9 +66,9 @@ def request_otp(mobile: str, purpose: str, address: str) -> OtpChallenge:
                              client_address=address[:64])
     db.session.add(challenge)
     db.session.flush()
-    if may_sign_in(mobile, purpose):
-        sms.queue_sms(mobile, _("%(code)s is your DIVOC sign-in code. It expires in %(minutes)d minutes. "
-                                "Do not share it.", code=code, minutes=cfg["OTP_TTL"] // 60), "otp")
+    if may_sign_in(mobile, purpose):  # templates/sms/otp.txt, in the language of the page
+        notify.notify("otp", to_mobile=mobile, language=str(get_locale() or "en"), key=f"challenge-{challenge.id}",
+                      context={"code": code, "minutes": cfg["OTP_TTL"] // 60})
     return challenge
 
 

@@ -56,3 +56,16 @@ def api_client(roles=("certify",)) -> tuple[str, str]:
     client, secret = auth.create_client(f"client-{next(_seq)}", list(roles))
     jobs.commit()
     return client.client_id, secret
+
+
+def program(name: str | None = None, **notification_settings: Any) -> int:
+    """A program; keyword arguments become its NotificationSettings (events, sender_id, quiet hours…)."""
+    from core.models import NotificationSettings, Program
+
+    row = Program(name=name or f"Program {next(_seq)}")
+    db.session.add(row)
+    db.session.flush()
+    if notification_settings:
+        db.session.add(NotificationSettings(program_id=row.id, **notification_settings))
+    jobs.commit()
+    return row.id
