@@ -17,6 +17,7 @@ EVERYONE = frozenset(ROLES)
 DESK = frozenset({"facility_staff", "vaccinator"})
 PRINTERS = frozenset({"certificate_printer", "facility_staff", "vaccinator", "facility_admin", "system_admin"})
 SYSTEM = frozenset({"system_admin"})
+PROGRAM_ADMINS = frozenset({"system_admin", "program_admin"})
 
 #: endpoint -> the roles that get in. Nothing else under /facility/ may exist.
 EXPECTED: dict[str, frozenset[str]] = {
@@ -38,6 +39,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "facility.config_preview": SYSTEM,
     "facility.config_publish": SYSTEM,
     "facility.config_rollback": SYSTEM,
+    # the notification log (facility/notifications.py)
+    "facility.notifications": PROGRAM_ADMINS,
+    "facility.notifications_preview": PROGRAM_ADMINS,
+    "facility.notifications_notice": PROGRAM_ADMINS,
+    "facility.notifications_resend": SYSTEM,
+    "facility.notification_settings": SYSTEM,
 }
 #: Outside /facility/ but part of the facility app.
 EXTRA_PATHS = ("/certificate/api/beneficiaries",)
