@@ -100,7 +100,7 @@ class Config:
     NOTIFY_STATUS_CALLBACK_URL: str | None = None  # default: CERTIFICATE_BASE_URL + /notifications/twilio/status
     NOTIFY_RESENDS_PER_HOUR = 3  # citizen-requested "certificate ready" resends per enrolment code
     # The "certificate issued" link: {base} {code} {dose} {lang}; e.g. a portal page instead of the PDF API.
-    NOTIFY_CERTIFICATE_LINK = "{base}/certificate/api/certificatePDF/{code}?dose={dose}&lang={lang}"
+    NOTIFY_CERTIFICATE_LINK = "{base}/portal/c/{code}?dose={dose}&lang={lang}"  # sign in, then the PDF
     NOTIFY_TEST_CERTIFICATE_LINK = "{base}/certificate/api/test/certificatePDF/{code}?lang={lang}"
     OTP_TTL = 300
     OTP_MAX_ATTEMPTS = 5

@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import sms
+from core import notify
 from core.errors import AppError, NotFound
 from core.extensions import db
 from core.models import (
@@ -465,9 +465,8 @@ def book(mobile: str, slot_id: int, enrolment_ids: list[int]) -> list[Appointmen
     except IntegrityError:  # a concurrent request booked the same member's dose first
         raise BookingError(_("An appointment for this dose was booked meanwhile. Check your appointments."))
     db.session.expire(slot)
-    sms.queue_sms(mobile, _("DIVOC: appointment booked for %(who)s at %(facility)s, %(when)s.",
-                            who=_who(enrolments, states), facility=slot.facility.name, when=_when(slot)),
-                  "appointment_booked", language=str(get_locale()))
+    _tell(mobile, "appointment_booked", appointments, enrolments, slot,  # one SMS for the group
+          "appointments:" + ",".join(str(a.id) for a in appointments) + ":booked")
     return appointments
 
 
@@ -501,10 +500,8 @@ def reschedule(mobile: str, appointment_id: int, slot_id: int) -> Appointment:
     if moved.rowcount != 1:
         raise BookingError(_("This appointment was changed meanwhile. Check your appointments."))
     db.session.expire_all()
-    sms.queue_sms(mobile, _("DIVOC: the appointment of %(who)s has moved to %(facility)s, %(when)s.",
-                            who=_dose_label(state.member.name, appointment.dose),
-                            facility=slot.facility.name, when=_when(slot)),
-                  "appointment_rescheduled", language=str(get_locale()))
+    _tell(mobile, "appointment_rescheduled", [appointment], [state.enrolment], slot,
+          f"appointment:{appointment.id}:moved:{slot.id}:{dt.datetime.now(dt.timezone.utc).isoformat()}")
     return db.session.get(Appointment, appointment.id)
 
 
@@ -519,23 +516,21 @@ def cancel(mobile: str, appointment_id: int) -> Appointment:
         raise BookingError(_("This appointment was changed meanwhile. Check your appointments."))
     _release(slot.id, 1)
     db.session.expire_all()
-    sms.queue_sms(mobile, _("DIVOC: the appointment of %(who)s at %(facility)s, %(when)s, is cancelled.",
-                            who=_dose_label(appointment.enrolment.member.name, appointment.dose),
-                            facility=slot.facility.name, when=_when(slot)),
-                  "appointment_cancelled", language=str(get_locale()))
+    _tell(mobile, "appointment_cancelled", [appointment], [appointment.enrolment], slot,
+          f"appointment:{appointment.id}:cancelled")
     return db.session.get(Appointment, appointment.id)
 
 
-def _dose_label(name: str, dose: int) -> str:
-    return _("%(name)s (dose %(dose)d)", name=name, dose=dose)
-
-
-def _who(enrolments: list[Enrolment], states: dict[int, EnrolmentBooking]) -> str:
-    return ", ".join(_dose_label(e.member.name, states[e.id].next_dose or 0) for e in enrolments)
-
-
-def _when(slot: Slot) -> str:
-    return f"{format_date(slot.day, 'EEE d MMM y')} {slot.start_time:%H:%M}-{slot.end_time:%H:%M}"
+def _tell(mobile: str, event: str, appointments: list[Appointment], enrolments: list[Enrolment], slot: Slot,
+          key: str) -> None:
+    """One SMS about these appointments (one slot) through the notification service, in the page's language."""
+    notify.notify(event, to_mobile=mobile, language=str(get_locale()), key=key,
+                  program_id=enrolments[0].program_id, reference=enrolments[0].code,
+                  context={"name": ", ".join(e.member.name for e in enrolments),
+                           "dose": ", ".join(sorted({str(a.dose) for a in appointments})),
+                           "facility": slot.facility.name, "date": slot.day,
+                           "time": f"{slot.start_time:%H:%M}-{slot.end_time:%H:%M}",
+                           "code": ", ".join(e.code for e in enrolments)})
 
 
 # --- demo data --------------------------------------------------------------------------------

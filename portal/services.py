@@ -21,7 +21,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
 from certify.models import PENDING, REVOKED, Certificate, CertifyRequest
-from core import sms
+from core import notify
 from core.errors import AppError, FieldError, NotFound, ValidationError
 from core.extensions import db
 from core.models import (
@@ -438,6 +438,37 @@ def owned_certificate(mobile: str, member_id: int, certificate_id: str) -> Certi
     return cert
 
 
+def _digits(value: str | None) -> str:
+    return "".join(ch for ch in value or "" if ch.isdigit())
+
+
+def same_mobile(a: str | None, b: str | None) -> bool:
+    """Two ways of writing one number: equal digits, or equal once the default country code is added."""
+    da, db_ = _digits(a), _digits(b)
+    if not da or not db_:
+        return False
+    cc = _digits(current_app.config.get("NOTIFY_DEFAULT_COUNTRY_CODE", ""))
+    return da == db_ or (bool(cc) and (da == cc + db_ or db_ == cc + da))
+
+
+def linked_certificate(mobile: str, code: str, dose: int | None) -> Certificate:
+    """The certificate an SMS link points at (enrolment code + dose), for the signed-in number:
+    one of its members' enrolments, or a certificate issued to this mobile number by a source
+    system. Anything else is NotFound, whatever the reason."""
+    rows = list(db.session.scalars(
+        select(Certificate).where(Certificate.pre_enrollment_code == code, Certificate.kind == VACCINATION,
+                                  Certificate.status != REVOKED)
+        .order_by(Certificate.dose.desc(), Certificate.issued_at.desc())))
+    if dose is not None:
+        rows = [c for c in rows if c.dose == dose]
+    owned = db.session.scalar(select(Enrolment.id).join(Member, Member.id == Enrolment.member_id)
+                              .where(Enrolment.code == code, Member.mobile == mobile)) is not None
+    for cert in rows:
+        if owned or same_mobile(cert.mobile, mobile):
+            return cert
+    raise NotFound(_("There is no such certificate for your mobile number."))
+
+
 def certificate_languages() -> list[tuple[str, str]]:
     """(code, own name) of the languages a PDF can be downloaded in, as configured."""
     from certify.render import LANGUAGES
@@ -562,11 +593,16 @@ def report_side_effects(mobile: str, member_id: int, symptoms: Sequence[str]) ->
                               reported_by=mobile)
     db.session.add(report)
     db.session.flush()
-    if facility is not None and facility.contact_mobile:
-        body = (f"Side effects reported for {subject.member.name} (enrolment {subject.enrolment.code}, "
-                f"dose {subject.certificate.dose} of {subject.certificate.vaccine}): {', '.join(chosen)}. "
-                f"Reported by {mobile}, report {report.id}.")
-        sms.queue_sms(facility.contact_mobile, body, "side_effect_reported")
+    if facility is not None:
+        context = {"facility": facility.name, "code": subject.enrolment.code, "symptoms": ", ".join(chosen),
+                   "reported_on": report.created_at.date()}
+        key, program_id = f"side-effect:{report.id}", subject.enrolment.program_id
+        # the facility's admins (else its staff), each in their language; else its contact number
+        if not notify.notify_facility("side_effect_reported", facility.id, context=context, key=key,
+                                      program_id=program_id, reference=subject.enrolment.code) \
+                and facility.contact_mobile:
+            notify.notify("side_effect_reported", to_mobile=facility.contact_mobile, context=context, key=key,
+                          program_id=program_id, reference=subject.enrolment.code)
     return report
 
 

@@ -115,6 +115,19 @@ def _bookings(cards) -> dict:
     return booking.enrolment_bookings([row.enrolment for card in cards for row in card.enrolments])
 
 
+@bp.get("/c/<code>")
+@citizen
+@jobs.transactional  # the first download stores the rendering
+def certificate_link(code: str):
+    """Where the "certificate issued" SMS points: after sign-in, the PDF itself."""
+    cert = services.linked_certificate(current_user.mobile, code, request.args.get("dose", type=int))
+    lang = request.args.get("lang", "en")
+    if lang not in dict(services.certificate_languages()):
+        lang = "en"
+    pdf = certify_services.artifact(cert, "pdf", lang=lang)
+    return _download(pdf, "application/pdf", f"certificate-{cert.certificate_id}-dose{cert.dose}-{lang}.pdf")
+
+
 # --- Members -----------------------------------------------------------------------------
 
 @bp.route("/members/new", methods=["GET", "POST"])

@@ -36,10 +36,17 @@ def messages(app, **where) -> list[OutboxMessage]:
         return rows
 
 
+def sign_in(client, user_id: int) -> None:
+    with client.session_transaction() as sess:
+        sess.clear()
+        sess["_user_id"], sess["_fresh"] = str(user_id), True
+
+
 def test_certify_sends_one_issued_sms_in_the_recipients_language_with_a_working_link(app, client, run_jobs):
     with app.app_context():
         seed_vaccines()
         db.session.add(User(mobile="9812345678", locale="hi"))  # chose Hindi in the portal
+        db.session.add(User(mobile="9800000000"))
         jobs.commit()
     auth = token(client, app)
     item = certify_item("NOTIFY-1", recipient={"contact": ["tel:9812345678"], "name": "Asha Devi"})
@@ -55,11 +62,20 @@ def test_certify_sends_one_issued_sms_in_the_recipients_language_with_a_working_
     assert sms.reference == "NOTIFY-1" and sms.template == "sms/certificate_issued.txt"
     assert "प्रमाणपत्र" in sms.body and "Asha Devi" in sms.body  # Hindi text, the recipient's name
     link = re.search(r"https://\S+", sms.body).group(0)
-    assert link == "https://divoc.test/certificate/api/certificatePDF/NOTIFY-1?dose=1&lang=hi"
+    assert link == "https://divoc.test/portal/c/NOTIFY-1?dose=1&lang=hi"  # the citizen's own link
     url = urlsplit(link)
-    pdf = client.get(f"{url.path}?{url.query}", headers=auth)
+    target = f"{url.path}?{url.query}"
+    first = client.get(target)  # not signed in yet: the OTP sign-in, then back here
+    assert first.status_code == 302 and "/login?" in first.headers["Location"]
+    with app.app_context():
+        owner, other = (db.session.scalar(select(User.id).where(User.mobile == m))
+                        for m in ("9812345678", "9800000000"))
+    sign_in(client, owner)
+    pdf = client.get(target)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert "-hi.pdf" in pdf.headers["Content-Disposition"]
+    sign_in(client, other)
+    assert client.get(target).status_code == 404  # another number gets nothing
 
     # the second dose is its own message; running the jobs again sends nothing twice
     item2 = certify_item("NOTIFY-1", dose=2, recipient={"contact": ["tel:9812345678"], "name": "Asha Devi"})

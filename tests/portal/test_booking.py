@@ -239,7 +239,7 @@ def test_two_members_book_one_slot_in_one_go(app, citizen, world):
     assert slot_state(app, slot.id) == (2, 2)
     [message] = sms_to(app, world.mobile)
     assert message.event == "appointment_booked" and message.language == "en"
-    assert "Asha Verma (dose 1), Ravi Verma (dose 1)" in message.body and "10:00-11:00" in message.body
+    assert "Asha Verma, Ravi Verma, dose 1 is booked" in message.body and "10:00-11:00" in message.body
 
     listing = citizen.get("/portal/appointments").get_data(as_text=True)
     assert "2 appointments booked" in listing and listing.count('class="appointment"') == 2
@@ -299,7 +299,7 @@ def test_reschedule_moves_the_place(app, citizen, world):
     [moved] = live_appointments(app, asha)
     assert (moved.id, moved.slot_id, moved.dose) == (appointment.id, new.id, 1)
     message = sms_to(app, world.mobile)[-1]
-    assert message.event == "appointment_rescheduled" and "Asha Verma (dose 1)" in message.body
+    assert message.event == "appointment_rescheduled" and "Asha Verma is moved" in message.body
     again = citizen.post(f"/portal/appointments/{appointment.id}/reschedule", data={"slot": new.id})
     assert again.status_code == 409 and "already in this slot" in again.get_data(as_text=True)
 
