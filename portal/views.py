@@ -128,6 +128,25 @@ def certificate_link(code: str):
     return _download(pdf, "application/pdf", f"certificate-{cert.certificate_id}-dose{cert.dose}-{lang}.pdf")
 
 
+@bp.post("/members/<int:member_id>/certificates/<certificate_id>/resend")
+@citizen
+def certificate_resend(member_id: int, certificate_id: str):
+    """Send the "certificate ready" SMS again (rate-limited; only to the number on the certificate)."""
+    from certify.notifications import resend_certificate_ready
+    from core.ratelimit import RateLimited
+
+    cert = services.owned_certificate(current_user.mobile, member_id, certificate_id)
+    try:
+        resend_certificate_ready(cert.pre_enrollment_code, current_user.mobile)
+        jobs.commit()
+        flash(_("The certificate message is on its way to your mobile number."))
+    except (RateLimited, NotFound) as exc:
+        jobs.rollback()
+        flash(exc.message if isinstance(exc, RateLimited)
+              else _("This certificate was issued to another mobile number, so it cannot be sent to yours."))
+    return redirect(url_for(".index", _anchor=f"member-{member_id}"))
+
+
 # --- Members -----------------------------------------------------------------------------
 
 @bp.route("/members/new", methods=["GET", "POST"])

@@ -340,3 +340,30 @@ def test_htmx_posts_carry_the_csrf_token_from_the_page(app, client, family):
         assert ok.status_code == 200 and ok.headers["HX-Redirect"].endswith("/register")
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_resend_certificate_sms_is_owner_only_and_rate_limited(app, client, family):
+    """The card's "send again" button: to the signed-in number only, at most NOTIFY_RESENDS_PER_HOUR times."""
+    def issued_sms() -> int:
+        with app.app_context():
+            return len(db.session.scalars(select(OutboxMessage).where(
+                OutboxMessage.event == "certificate_issued", OutboxMessage.to.contains(A))).all())
+
+    # Asha's certificates carry the source system's number (1691742639): nothing goes to A
+    other = f"/portal/members/{family['asha']}/certificates/{family['dose2']}/resend"
+    assert "another mobile number" in text(client.post(other, follow_redirects=True))
+    with app.test_request_context():
+        ravi_cert = f.certificate(family["ravi_code"], dose=1, recipient={"contact": [f"tel:{A}"]})
+        db.session.remove()
+    url = f"/portal/members/{family['ravi']}/certificates/{ravi_cert.certificate_id}/resend"
+    before = issued_sms()
+    limit = app.config["NOTIFY_RESENDS_PER_HOUR"]
+    for _ in range(limit):
+        assert client.post(url).status_code == 302
+    assert issued_sms() == before + limit
+    page = text(client.post(url, follow_redirects=True))
+    assert "several times already" in page and issued_sms() == before + limit
+
+    client.post("/logout")
+    f_sign_in(app, client, B)
+    assert client.post(url).status_code == 404
