@@ -39,6 +39,7 @@ from core.models import (
     FacilityProgram,
     Member,
     Program,
+    SideEffectReport,
     Slot,
     User,
     Vaccine,
@@ -681,3 +682,12 @@ def certificate_for_print(code: str, dose: int | None, facility_id: int | None) 
     if facility_id is not None and not _facility_codes(facility_id, [code]):
         raise NotFound(_("No certificate for this beneficiary at this facility."))
     return certify_services.latest_certificate(code, dose)
+
+
+def recent_side_effects(facility_id: int, days: int = 30, limit: int = 20) -> list[SideEffectReport]:
+    """Side effects citizens reported for people this facility vaccinated, newest first."""
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+    return list(db.session.scalars(
+        select(SideEffectReport).where(SideEffectReport.facility_id == facility_id,
+                                       SideEffectReport.created_at >= since)
+        .order_by(SideEffectReport.created_at.desc()).limit(limit)))

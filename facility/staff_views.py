@@ -122,8 +122,9 @@ def _desk_globals() -> dict:
 def _home(form: VerifyForm, status: int = 200, **extra) -> Response:
     facility = _own_facility()
     waiting = len(desk.waiting_entries(facility.id)) if facility and current_user.has_role(*DESK) else 0
+    side_effects = desk.recent_side_effects(facility.id) if facility else []
     return _page("facility/index.html", "facility/staff/_verify.html", status, facility=facility, form=form,
-                 waiting=waiting, today=desk.local_now().date(), **extra)
+                 waiting=waiting, today=desk.local_now().date(), side_effects=side_effects, **extra)
 
 
 @bp.get("/")

@@ -317,3 +317,20 @@ def test_desk_forms_need_the_csrf_token(app, client, desk):
 def test_the_desk_in_hindi(client, desk):
     page = client.get("/facility/?lang=hi").get_data(as_text=True)
     assert "लाभार्थी का सत्यापन करें" in page and "Verify beneficiary" not in page
+
+
+def test_staff_home_lists_side_effects_reported_for_this_facility_only(app, client, desk):
+    from core.models import SideEffectReport
+
+    with app.app_context():
+        other = f.facility()
+        member_id = db.session.scalar(select(Enrolment.member_id).where(Enrolment.id == desk["enrolment"]))
+        db.session.add_all([
+            SideEffectReport(member_id=member_id, enrolment_code=desk["code"], facility_id=desk["facility"],
+                             symptoms=["Fever", "Headache"], reported_by="9876500001"),
+            SideEffectReport(member_id=member_id, enrolment_code="OTHER-FACILITY", facility_id=other.id,
+                             symptoms=["Rash"], reported_by="9876500001")])
+        jobs.commit()
+    page = client.get("/facility/").get_data(as_text=True)
+    assert "Side effects reported" in page and "Fever, Headache" in page and desk["code"] in page
+    assert "OTHER-FACILITY" not in page and "Rash" not in page
