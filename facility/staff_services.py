@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -46,6 +45,9 @@ from core.models import (
     iso_utc,
     utcnow,
 )
+from portal.services import (
+    new_enrolment_code,  # one code scheme for the portal and the desk
+)
 
 from .models import QueueEntry, Vaccinator
 
@@ -69,7 +71,6 @@ ID_METHODS: dict[str, str] = {
 }
 GENDERS = ("Male", "Female", "Other")
 ADDRESS_KEYS = ("addressLine1", "addressLine2", "district", "state", "pincode")
-CODE_DIGITS = 10
 _CODE_KEYS = ("code", "enrolmentCode", "enrollmentCode", "preEnrollmentCode", "beneficiaryId", "refId")
 
 
@@ -103,22 +104,6 @@ def offered_programs(facility_id: int) -> list[Program]:
         select(Program).join(FacilityProgram, FacilityProgram.program_id == Program.id)
         .where(FacilityProgram.facility_id == facility_id, FacilityProgram.active, Program.active)
         .order_by(Program.name)))
-
-
-def new_enrolment_code() -> str:
-    """A random 10-digit enrolment code (the preEnrollmentCode of the certificates), unused so far.
-
-    About 33 bits: not guessable in bulk, short enough to read out at a desk. Codes already
-    taken by an enrolment or by a certificate issued through the API are skipped.
-    """
-    low = 10 ** (CODE_DIGITS - 1)
-    for _attempt in range(20):
-        code = str(low + secrets.randbelow(9 * low))
-        taken = db.session.scalar(select(Enrolment.id).where(Enrolment.code == code)) or db.session.scalar(
-            select(Certificate.id).where(Certificate.pre_enrollment_code == code).limit(1))
-        if not taken:
-            return code
-    raise RuntimeError("no free enrolment code after 20 tries")
 
 
 def extract_code(scanned: str) -> str:

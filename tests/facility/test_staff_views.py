@@ -211,7 +211,7 @@ def test_walk_in_creates_member_enrolment_and_queue_entry(app, client, desk):
             "9876543210", "9876543210", "facility", 1990)
         assert member.address["pincode"] == "411002"
         enrolment = member.enrolments[0]
-        assert re.fullmatch(r"[1-9][0-9]{9}", enrolment.code) and enrolment.facility_id == desk["facility"]
+        assert re.fullmatch(r"[1-9][0-9]{11}", enrolment.code) and enrolment.facility_id == desk["facility"]
         entry = db.session.scalar(select(QueueEntry).where(QueueEntry.enrolment_id == enrolment.id))
         assert (entry.status, entry.dose, entry.verified_by) == ("waiting", 1, desk["staff"])
         code = enrolment.code
