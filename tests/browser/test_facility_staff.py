@@ -202,7 +202,7 @@ def test_walk_in_then_scan_the_registration_qr(app, live_server, desk, read_code
     page.get_by_role("button", name="Register and add to the queue").click()
     flash = page.get_by_role("status").filter(has_text="Ravi Kumar is enrolled with the code")
     expect(flash).to_be_visible()
-    code = re.search(r"code (\d{10})", flash.inner_text()).group(1)
+    code = re.search(r"code (\d{12})", flash.inner_text()).group(1)
     expect(d.queue_row("Ravi Kumar")).to_contain_text("Dose 1")
     shot(page, "desk-walk-in-queued")
     page.context.browser.close()
