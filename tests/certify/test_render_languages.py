@@ -229,13 +229,29 @@ def test_bilingual_markup_and_english_noop(renderer, qr_png):
     english = renderer.render_html(view, qr_png, "en", bilingual=True)
 
     assert '<html lang="hi" class="bilingual">' in html
-    assert 'लाभार्थी का नाम<span class="en" lang="en">Beneficiary Name</span>' in html
+    # one run of text per label: two lines in label cells, " / " elsewhere
+    assert '<th scope="row">लाभार्थी का नाम\nBeneficiary Name</th>' in html
+    assert '<h2>लाभार्थी का विवरण / Beneficiary Details</h2>' in html
+    # the title and the notes set the English apart
+    assert '<h1>कोविड-19 टीकाकरण प्रमाणपत्र<span class="en" lang="en">Certificate for COVID-19 Vaccination</span></h1>' in html
     # dose text is formatted in both languages; attributes and title stay plain text
-    assert '2 में से 1<span class="en" lang="en">1 of 2</span>' in html
+    assert '2 में से 1 / 1 of 2' in html
     assert "<title>कोविड-19 टीकाकरण प्रमाणपत्र 740236512345</title>" in html
     assert 'alt="हस्ताक्षरित प्रमाणपत्र का QR कोड"' in html
     assert english == renderer.render_html(view, qr_png, "en")
-    assert 'class="en"' not in renderer.render_html(view, qr_png, "hi")
+    monolingual = renderer.render_html(view, qr_png, "hi")
+    assert 'class="en"' not in monolingual and "Beneficiary" not in monolingual
+
+
+def test_bilingual_right_to_left_labels_keep_english_order(renderer, qr_png):
+    """In Urdu pages the English half starts with a left-to-right mark, so that
+    "1 of 2" next to Urdu text is not reordered to "2 of 1"."""
+    view = CertificateView.from_credential(make_credential(CASES["ur"][0], dose=1, total=2))
+
+    html = renderer.render_html(view, qr_png, "ur", bilingual=True)
+
+    assert "\u200e1 of 2" in html
+    assert "\u200eBeneficiary Name</th>" in html
 
 
 def test_urdu_is_right_to_left(renderer, qr_png, tmp_path):
