@@ -55,6 +55,7 @@ certificates of a template and language reuse them. ``bench/pdf.py`` measures.
 from __future__ import annotations
 
 import base64
+import functools
 import gc
 import gettext
 import io
@@ -959,25 +960,23 @@ _active_caches = threading.local()
 def _cascade_key(cascaded: Mapping[str, tuple[Any, Any]]) -> tuple[Any, ...]:
     """A hashable value of an element's cascaded declarations.
 
-    Declarations from stylesheets are the renderer's parsed (cached) objects;
-    those from attributes (``lang``) are parsed per document, hence the value,
-    not the identity, of each declaration.
+    Declarations from attributes (``lang``) are parsed per document: they are
+    compared by value. Unhashable values (lists: ``content``, backgrounds) come
+    from stylesheets and are compared by identity; the computed style kept
+    with the key holds its cascaded declarations, so while the key is in the
+    cache no other object can take such an id.
     """
     key = tuple(cascaded.items())  # ((name, (value, weight)), ...)
     try:
         hash(key)
     except TypeError:
-        key = tuple((name, (value if _hashable(value) else repr(value), weight))
+        key = tuple((name, (("id", id(value)) if type(value) is list else value, weight))
                     for name, (value, weight) in key)
+        try:
+            hash(key)
+        except TypeError:  # something else unhashable: its text
+            key = tuple((name, (repr(value), weight)) for name, (value, weight) in key)
     return key
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _install_render_caches() -> None:
@@ -1155,6 +1154,11 @@ class _ParsedHTML(HTML):  # type: ignore[misc]  # weasyprint is untyped
     no named entities), so the C XML parser builds the same tree as
     WeasyPrint's pure-Python HTML5 parser (``tinyhtml5``) in a tenth of
     the time (~0.5 ms instead of ~5 ms). Mirrors ``HTML.__init__``.
+
+    Its user-agent stylesheet is WeasyPrint's without the rules for
+    footnotes, notes and list markers, which the shipped templates do not
+    use: those rules select pseudo-elements of *every* element, whose styles
+    WeasyPrint computes whether or not they are shown (~6% of a render).
     """
 
     def __init__(self, root: ElementTree.Element, url_fetcher: URLFetcher) -> None:
@@ -1163,6 +1167,25 @@ class _ParsedHTML(HTML):  # type: ignore[misc]  # weasyprint is untyped
         self.media_type = "print"
         self.wrapper_element = cssselect2.ElementWrapper.from_html_root(root, content_language=None)
         self.etree_element = self.wrapper_element.etree_element
+
+    def _ua_stylesheets(self, forms: bool = False) -> list[CSS]:
+        if forms:
+            return list(super()._ua_stylesheets(forms))
+        return [_certificate_ua_stylesheet()]
+
+
+_UNUSED_UA_RULES: Final = re.compile(r"^::(?:footnote|note|marker)\b.*$", re.MULTILINE)
+
+
+@functools.cache
+def _certificate_ua_stylesheet() -> CSS:
+    """WeasyPrint's HTML user-agent stylesheet less footnote, note and marker rules."""
+    from weasyprint import html as wp_html
+
+    trimmed = _UNUSED_UA_RULES.sub("", wp_html.UA)
+    if trimmed == wp_html.UA:  # pragma: no cover - a WeasyPrint upgrade moved them
+        logger.warning("WeasyPrint's user-agent stylesheet changed; using it as is")
+    return CSS(string=trimmed, counter_style=wp_html.UA_COUNTER_STYLE)
 
 
 def _parse_xhtml(html: str) -> ElementTree.Element | None:
