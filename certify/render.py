@@ -1215,7 +1215,11 @@ def _certificate_ua_stylesheet() -> CSS:
     trimmed = _UNUSED_UA_RULES.sub("", wp_html.UA)
     if trimmed == wp_html.UA:  # pragma: no cover - a WeasyPrint upgrade moved them
         logger.warning("WeasyPrint's user-agent stylesheet changed; using it as is")
-    return CSS(string=trimmed, counter_style=wp_html.UA_COUNTER_STYLE)
+    # Its @counter-style rules are already in WeasyPrint's UA counter styles,
+    # which documents copy; registering them there twice logs errors.
+    from weasyprint.css.counters import CounterStyle
+
+    return CSS(string=trimmed, counter_style=CounterStyle())
 
 
 def _parse_xhtml(html: str) -> ElementTree.Element | None:

@@ -230,7 +230,7 @@ def test_bilingual_markup_and_english_noop(renderer, qr_png):
 
     assert '<html lang="hi" class="bilingual">' in html
     # one run of text per label: two lines in label cells, " / " elsewhere
-    assert '<th scope="row">लाभार्थी का नाम\nBeneficiary Name</th>' in html
+    assert '<th scope="row">आयु\nAge</th>' in html
     assert '<h2>लाभार्थी का विवरण / Beneficiary Details</h2>' in html
     # the title and the notes set the English apart
     assert '<h1>कोविड-19 टीकाकरण प्रमाणपत्र<span class="en" lang="en">Certificate for COVID-19 Vaccination</span></h1>' in html
