@@ -952,6 +952,17 @@ class _RenderCaches:
         self.lines: OrderedDict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = OrderedDict()
         # (text, lang) -> whether the text has a line break opportunity
         self.breaks: dict[tuple[str, Any], bool] = {}
+        # (stylesheets, element tree without its text) -> (stylesheets,
+        # ((element index, pseudo type, computed style), ...))
+        self.documents: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}
+        # ids of the stylesheets known to have no [src] selector: when all of a
+        # document's have none, the value of src attributes (the QR code's
+        # data: URI, different in every certificate) is left out of its tree.
+        self.src_blind_sheets: set[int] = set()
+
+    #: Element trees kept: a template's variants (dose count, optional rows,
+    #: status) in each language and layout.
+    max_documents: Final = 512
 
 
 _active_caches = threading.local()
@@ -979,6 +990,17 @@ def _cascade_key(cascaded: Mapping[str, tuple[Any, Any]]) -> tuple[Any, ...]:
     return key
 
 
+_SRC_SELECTOR: Final = re.compile(r"\[\s*src\b", re.IGNORECASE)
+
+
+def _matched_attributes(attributes: Mapping[str, str], src_blind: bool) -> Iterable[Any]:
+    """An element's attributes as selectors see them (``src`` values unseen
+    when no stylesheet selects on ``src``)."""
+    if not src_blind or "src" not in attributes:
+        return attributes.items()
+    return ((name, None if name == "src" else value) for name, value in attributes.items())
+
+
 def _install_render_caches() -> None:
     """Let WeasyPrint reuse computed styles and text lines across a renderer's
     documents (see :class:`_RenderCaches`). Idempotent; inactive outside
@@ -993,6 +1015,7 @@ def _install_render_caches() -> None:
     if getattr(style_for.set_computed_styles, "_shared", False):
         return
     original_set_computed_styles = style_for.set_computed_styles
+    original_style_for_init = style_for.__init__
     original_split_first_line = wp_line_break.split_first_line
     original_deactivate = wp_line_break.Layout.deactivate
     original_reactivate = wp_line_break.Layout.reactivate
@@ -1020,6 +1043,48 @@ def _install_render_caches() -> None:
         style = computed_styles[element, pseudo_type] = shared[1]
         if target_collector and style["anchor"]:
             target_collector.collect_anchor(style["anchor"])
+
+    # Whole documents: certificates of a template and language mostly have the
+    # same element tree (tags, attributes, element order) and differ in their
+    # text only. Selector matching and the cascade depend on that tree alone,
+    # not on the text (the templates' CSS has no :empty), so a document whose
+    # tree was seen before gets that tree's computed styles, element by
+    # element, without matching a selector.
+    def style_for_init(self: Any, html: Any, sheets: Any, presentational_hints: bool,
+                       font_config: Any, target_collector: Any) -> None:
+        caches: _RenderCaches | None = getattr(_active_caches, "caches", None)
+        if caches is None:
+            original_style_for_init(self, html, sheets, presentational_hints, font_config,
+                                    target_collector)
+            return
+        elements = list(html.etree_element.iter())
+        sheet_ids = tuple(id(sheet) for sheet, _, _ in sheets)
+        src_blind = caches.src_blind_sheets.issuperset(sheet_ids)
+        key = (presentational_hints, sheet_ids,
+               tuple((element.tag, tuple(_matched_attributes(element.attrib, src_blind)),
+                      bool(element.text), bool(element.tail)) for element in elements))
+        known = caches.documents.get(key)
+        if known is None:
+            original_style_for_init(self, html, sheets, presentational_hints, font_config,
+                                    target_collector)
+            index = {element: i for i, element in enumerate(elements)}
+            styles = tuple((index[element], pseudo_type, style)
+                           for (element, pseudo_type), style in self._computed_styles.items())
+            if len(caches.documents) >= caches.max_documents:
+                caches.documents.clear()
+            # The stylesheets are kept with the styles: their ids are in the key.
+            caches.documents[key] = (tuple(sheet for sheet, _, _ in sheets), styles)
+            return
+        # What StyleFor.__init__ leaves behind, from the known tree's styles.
+        self._cascaded_styles = {}
+        self._computed_styles = computed_styles = {}
+        self.initial_page_sizes = {"box": None, "area": None}
+        self._sheets = sheets
+        self.font_config = font_config
+        for i, pseudo_type, style in known[1]:
+            computed_styles[elements[i], pseudo_type] = style
+            if target_collector and style["anchor"]:
+                target_collector.collect_anchor(style["anchor"])
 
     def split_first_line(text: str, style: Any, context: Any, max_width: Any,
                          justification_spacing: Any, is_line_start: bool = True,
@@ -1147,6 +1212,7 @@ def _install_render_caches() -> None:
 
     set_computed_styles._shared = True  # type: ignore[attr-defined]
     style_for.set_computed_styles = set_computed_styles
+    style_for.__init__ = style_for_init
     wp_inline.split_first_line = split_first_line
     wp_preferred.split_first_line = split_first_line
     wp_line_break.Layout.deactivate = deactivate
@@ -1205,6 +1271,15 @@ class _ParsedHTML(HTML):  # type: ignore[misc]  # weasyprint is untyped
 
 
 _UNUSED_UA_RULES: Final = re.compile(r"^::(?:footnote|note|marker)\b.*$", re.MULTILINE)
+
+
+def _user_agent_stylesheets() -> list[tuple[str, CSS]]:
+    """(source, stylesheet) of the user-agent stylesheets of certificates:
+    WeasyPrint's (HTML5 parser) and the trimmed one (:class:`_ParsedHTML`)."""
+    from weasyprint import html as wp_html
+
+    return [(wp_html.UA, wp_html.UA_STYLESHEET),
+            (_UNUSED_UA_RULES.sub("", wp_html.UA), _certificate_ua_stylesheet())]
 
 
 @functools.cache
@@ -1283,6 +1358,9 @@ class CertificateRenderer:
         )
         self._font_config = FontConfiguration()
         self._caches = _RenderCaches()
+        for ua_text, ua_sheet in _user_agent_stylesheets():
+            if not _SRC_SELECTOR.search(ua_text):
+                self._caches.src_blind_sheets.add(id(ua_sheet))
         self._fetcher = _DataURLOnlyFetcher()
         self._lock = threading.Lock()
         self._css_cache: dict[tuple[str, bool], tuple[CSS, ...]] = {}
@@ -1304,8 +1382,11 @@ class CertificateRenderer:
         path = self._templates_dir / "certificates" / name
         if not path.is_file():
             return None
-        return CSS(string=path.read_text(encoding="utf-8"), font_config=self._font_config,
-                   url_fetcher=self._fetcher)
+        text = path.read_text(encoding="utf-8")
+        css = CSS(string=text, font_config=self._font_config, url_fetcher=self._fetcher)
+        if self._caches is not None and not _SRC_SELECTOR.search(text):
+            self._caches.src_blind_sheets.add(id(css))  # kept in _css_cache for good
+        return css
 
     def _layout_css(self, lang: str, bilingual: bool) -> tuple[CSS, ...]:
         """``rtl.css`` for right-to-left languages, ``bilingual.css`` for bilingual output."""
