@@ -254,6 +254,20 @@ def test_bilingual_right_to_left_labels_keep_english_order(renderer, qr_png):
     assert "\u200eBeneficiary Name</th>" in html
 
 
+@pytest.mark.parametrize("bilingual", [False, True])
+@pytest.mark.parametrize("lang", sorted(CASES))
+def test_precaution_dose_fits_on_one_page_in_every_language(renderer, qr_png, lang, bilingual):
+    """Three doses (a precaution dose) with date of birth and address: one A4
+    page in every script, Nastaliq's tall lines included."""
+    doses = [make_credential(CASES[lang][0], dose=d, total=2, date=f"2021-0{d + 3}-01T04:00:00Z")
+             for d in (1, 2, 3)]
+    view = CertificateView.from_credential(doses[2], previous_doses=doses[:2])
+
+    pdf = renderer.render_pdf(view, qr_png, lang=lang, bilingual=bilingual)
+
+    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 1
+
+
 def test_urdu_is_right_to_left(renderer, qr_png, tmp_path):
     """dir="rtl" on the page; the QR box (left) and the label column (right) are mirrored."""
     assert RTL_LANGUAGES & set(LANGUAGES) == {"ur"}
