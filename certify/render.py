@@ -1323,6 +1323,10 @@ class CertificateRenderer:
     :param loader: Jinja loader for the ``certificates/*.html`` templates
         (e.g. published versions before the shipped files); stylesheets are
         always read from ``templates_dir``.
+    :param reuse: keep computed styles, element trees and laid-out text lines
+        between renders (see :class:`_RenderCaches`). ``False`` lays every
+        certificate out from scratch, as WeasyPrint alone does: slower, same
+        pages (the tests compare the two).
 
     ``render_pdf`` is serialized by a lock: WeasyPrint/Pango state shared between
     renders is not documented as thread-safe. Use processes for parallelism.
@@ -1342,6 +1346,7 @@ class CertificateRenderer:
         verify_url: str = "",
         slogan: str = "",
         loader: jinja2.BaseLoader | None = None,
+        reuse: bool = True,
     ) -> None:
         self._templates_dir = Path(templates_dir)
         self._translations_dir = Path(translations_dir)
@@ -1357,9 +1362,9 @@ class CertificateRenderer:
             auto_reload=False,
         )
         self._font_config = FontConfiguration()
-        self._caches = _RenderCaches()
+        self._caches: _RenderCaches | None = _RenderCaches() if reuse else None
         for ua_text, ua_sheet in _user_agent_stylesheets():
-            if not _SRC_SELECTOR.search(ua_text):
+            if self._caches is not None and not _SRC_SELECTOR.search(ua_text):
                 self._caches.src_blind_sheets.add(id(ua_sheet))
         self._fetcher = _DataURLOnlyFetcher()
         self._lock = threading.Lock()

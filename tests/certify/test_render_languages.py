@@ -254,6 +254,35 @@ def test_bilingual_right_to_left_labels_keep_english_order(renderer, qr_png):
     assert "\u200eBeneficiary Name</th>" in html
 
 
+def test_work_kept_between_renders_changes_nothing_on_the_page(qr_png, tmp_path):
+    """A renderer keeps computed styles, element trees and laid-out lines
+    between renders and lays right-to-left lines out once. Its certificates,
+    rendered after others, rasterise and read exactly like those of a renderer
+    that lays every document out from scratch as WeasyPrint does (reuse=False):
+    left-to-right and right-to-left, bilingual, test reports."""
+    warm = CertificateRenderer()
+    scratch = CertificateRenderer(reuse=False)
+    for lang in ("en", "hi", "ur"):
+        warm.render_pdf(CertificateView.from_credential(make_credential("Asha Rao", dose=1, total=2)),
+                        qr_png, lang=lang)
+    first = make_credential(CASES["hi"][0], dose=1, total=2, date="2021-07-01T04:00:00Z")
+    for lang, bilingual, report in [("hi", True, False), ("ur", False, False), ("ur", True, False),
+                                    ("ta", False, True), ("ur", True, True)]:
+        pages = []
+        for name, renderer in [(CASES["en"][0], warm), (CASES[lang][0], warm),
+                               (CASES[lang][0], scratch)]:
+            if report:
+                pdf = renderer.render_test_pdf(TestCertificateView.from_credential(
+                    test_credential(name)), qr_png, lang=lang, bilingual=bilingual)
+            else:
+                pdf = renderer.render_pdf(CertificateView.from_credential(
+                    make_credential(name, dose=2, total=2), previous_doses=[first]),
+                    qr_png, lang=lang, bilingual=bilingual)
+            pages.append((rasterise(pdf, tmp_path / f"{len(pages)}", dpi=50).read_bytes(),
+                          pdftotext(pdf)))
+        assert pages[1] == pages[2], (lang, bilingual, report)
+
+
 @pytest.mark.parametrize("bilingual", [False, True])
 @pytest.mark.parametrize("lang", sorted(CASES))
 def test_precaution_dose_fits_on_one_page_in_every_language(renderer, qr_png, lang, bilingual):
