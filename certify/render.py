@@ -985,8 +985,8 @@ def _cascade_key(cascaded: Mapping[str, tuple[Any, Any]]) -> tuple[Any, ...]:
                     for name, (value, weight) in key)
         try:
             hash(key)
-        except TypeError:  # something else unhashable: its text
-            key = tuple((name, (repr(value), weight)) for name, (value, weight) in key)
+        except TypeError:  # something else unhashable (page rules' weights): its text
+            key = tuple((name, repr(declaration)) for name, declaration in cascaded.items())
     return key
 
 
@@ -1024,13 +1024,16 @@ def _install_render_caches() -> None:
                             pseudo_type: str | None = None, base_url: Any = None,
                             target_collector: Any = None) -> None:
         caches: _RenderCaches | None = getattr(_active_caches, "caches", None)
-        if caches is None or not hasattr(element, "tag"):  # not ours, or a page context
+        if caches is None:
             original_set_computed_styles(self, element, parent, root, pseudo_type, base_url,
                                          target_collector)
             return
         computed_styles = self._computed_styles
         parent_style = None if parent is None else computed_styles[parent, None]
-        key = (id(parent_style), pseudo_type,
+        # Elements are interchangeable; a page context (@page and its margin
+        # boxes) is named by its page type (side, first, blank, index, name).
+        page_type = None if hasattr(element, "tag") else repr(element)
+        key = (id(parent_style), pseudo_type, page_type,
                _cascade_key(self._cascaded_styles.get((element, pseudo_type), {})))
         shared = caches.styles.get(key)
         if shared is None:
