@@ -804,12 +804,16 @@ def _same(value: Any) -> Any:
 
 
 def _ltr_data(value: Any) -> Any:
-    """In right-to-left pages, ``<span dir="ltr">`` around a left-to-right value.
+    """In right-to-left pages, a left-to-right mark (U+200E) before a left-to-right value.
 
     WeasyPrint lays out each text box in its element's direction and has no
     ``unicode-bidi``/``dir="auto"``: a date ("01 Apr 1990") or an address
-    ("12, MG Road") in an RTL cell would come out as "Apr 1990 01". Values
-    whose first strong character is RTL (an Urdu name), and markup, are kept.
+    ("12, MG Road") in an RTL cell would come out as "Apr 1990 01", its
+    leading digits taking the paragraph's direction. After the mark they
+    follow the letters (Unicode bidi rule W7), so the value reads left to right
+    as one run; no ``<span dir="ltr">`` (a box of its own, per value) is
+    needed. Values whose first strong character is RTL (an Urdu name), and
+    markup, are kept.
     """
     if not isinstance(value, str) or isinstance(value, Markup) or not value:
         return value
@@ -819,7 +823,7 @@ def _ltr_data(value: Any) -> Any:
             return value
         if kind == "L":
             break
-    return Markup('<span dir="ltr">{}</span>').format(value)
+    return Markup("\u200e{}").format(value)
 
 
 def _labels(
