@@ -330,6 +330,33 @@ def test_non_data_urls_are_refused(tmp_path, qr_png, url):
         renderer.render_pdf(CertificateView.from_credential({}), qr_png)
 
 
+def _without_dates(pdf: bytes) -> bytes:
+    return re.sub(rb"/(CreationDate|ModDate) \([^)]*\)", b"", pdf)
+
+
+def test_styles_and_lines_kept_between_renders_do_not_change_the_pdf(qr_png):
+    """A renderer keeps computed styles, element trees and laid-out lines
+    between renders; a certificate rendered after others (other names,
+    languages, layouts and dose counts, and one with the same element tree) is
+    byte for byte the one a new renderer makes."""
+    warm = CertificateRenderer()
+    for name, lang, bilingual in [(HINDI_NAME, "hi", True), (TAMIL_NAME, "ur", False),
+                                  (ENGLISH_NAME, "en", False), ("عائشہ صدیقی", "ur", True)]:
+        view = CertificateView.from_credential(make_credential(name, dose=1, total=2))
+        warm.render_pdf(view, qr_png, lang=lang, bilingual=bilingual)
+    first = make_credential(HINDI_NAME, dose=1, total=2, date="2021-07-01T04:00:00Z")
+    for lang, bilingual in [("hi", True), ("ur", False), ("ur", True), ("en", False), ("hi", False)]:
+        views = [CertificateView.from_credential(make_credential(name, dose=2, total=2),
+                                                 previous_doses=[first])
+                 for name in (ENGLISH_NAME, TAMIL_NAME)]
+        warm.render_pdf(views[0], qr_png, lang=lang, bilingual=bilingual)  # same tree
+
+        kept = warm.render_pdf(views[1], qr_png, lang=lang, bilingual=bilingual)
+        fresh = CertificateRenderer().render_pdf(views[1], qr_png, lang=lang, bilingual=bilingual)
+
+        assert _without_dates(kept) == _without_dates(fresh), (lang, bilingual)
+
+
 def test_unknown_language_falls_back_to_english_template(renderer, qr_png):
     view = CertificateView.from_credential(make_credential("Asha Rao", dose=1, total=2))
 
