@@ -115,12 +115,18 @@ class SlotConfigForm(FlaskForm):
         if self.appointment_start.data and field.data and field.data <= self.appointment_start.data:
             raise ValidationError(_l("Must be after the start time."))
 
-    def validate_walkin_end(self, field) -> None:
-        start, end = self.walkin_start.data, field.data
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        start, end = self.walkin_start.data, self.walkin_end.data
+        problem = None
         if bool(start) != bool(end):
-            raise ValidationError(_l("Give both walk-in times, or neither."))
-        if start and end and end <= start:
-            raise ValidationError(_l("Must be after the start time."))
+            problem = _l("Give both walk-in times, or neither.")
+        elif start and end and end <= start:
+            problem = _l("Must be after the start time.")
+        if problem:  # checked here: Optional() would stop a field validator on an empty value
+            self.walkin_end.errors = [*self.walkin_end.errors, problem]
+            return False
+        return ok
 
 
 class CsvUploadForm(FlaskForm):

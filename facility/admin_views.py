@@ -143,7 +143,7 @@ def admin_vaccinators():
 
 
 def _vaccinator_form(facility_id: int, vaccinator=None) -> VaccinatorForm:
-    form = VaccinatorForm(obj=vaccinator)
+    form = VaccinatorForm(obj=vaccinator if request.method == "GET" else None)
     form.program_ids.choices = options([(p.id, p.name) for p in svc.all_programs()])
     if vaccinator is not None and request.method == "GET":
         form.program_ids.data = list(vaccinator.program_ids or [])
@@ -260,7 +260,7 @@ def admin_staff_new():
 def admin_staff_edit(user_id: int):
     facility = svc.own_facility(current_user)
     user = svc.get_staff(facility.id, user_id)
-    form = StaffForm(obj=user)
+    form = StaffForm(obj=user if request.method == "GET" else None)
     if request.method == "GET":
         form.roles.data = [r for r in user.roles.split() if r in svc.FACILITY_ROLES]
     if form.validate_on_submit():
@@ -307,7 +307,7 @@ def admin_slot_edit(program_id: int):
     facility = svc.own_facility(current_user)
     link = svc.get_facility_program(facility.id, program_id)
     program = svc.get_program(program_id)
-    form = SlotConfigForm(obj=link)
+    form = SlotConfigForm(obj=link if request.method == "GET" else None)
     if form.validate_on_submit():
         saved = _save(form, lambda: svc.save_slot_config(
             facility.id, program_id, appointment_start=form.appointment_start.data,
@@ -452,7 +452,7 @@ def admin_facility_activation_home():
 
 
 def _filter_form() -> FacilityFilterForm:
-    form = FacilityFilterForm(request.args if request.method == "GET" else request.form)
+    form = FacilityFilterForm(request.args)
     states, districts = svc.region_options()
     form.state.choices = options([("", _("Any state"))] + [(s, s) for s in states])
     chosen = form.state.data or ""
@@ -519,7 +519,7 @@ def admin_programs():
 
 
 def _program_form(program=None) -> ProgramForm:
-    form = ProgramForm(obj=program)
+    form = ProgramForm(obj=program if request.method == "GET" else None)
     form.vaccine_ids.choices = options([(v.id, v.name) for v in svc.all_vaccines()])
     if program is not None and request.method == "GET":
         form.comorbidities.data = "\n".join(program.comorbidities or [])
@@ -578,7 +578,7 @@ def admin_vaccines():
 
 
 def _edit_vaccine(vaccine=None):
-    form = VaccineForm(obj=vaccine)
+    form = VaccineForm(obj=vaccine if request.method == "GET" else None)
     form.program_id.choices = options([(0, _("No program"))] + [(p.id, p.name) for p in svc.all_programs()])
     if vaccine is not None and request.method == "GET":
         form.denied_batches.data = "\n".join(vaccine.denied_batches or [])
@@ -623,7 +623,7 @@ def admin_users():
 
 
 def _edit_user(user=None):
-    form = UserForm(obj=user)
+    form = UserForm(obj=user if request.method == "GET" else None)
     form.facility_id.choices = options([(0, _("No facility"))] + [(f.id, f"{f.name} ({f.code})")
                                                                   for f in svc.facilities_for_choice()])
     form.program_ids.choices = options([(p.id, p.name) for p in svc.all_programs()])
