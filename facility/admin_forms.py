@@ -172,7 +172,7 @@ class FacilityBulkForm(FlaskForm):
 
     facility_ids = MultiCheckboxField(_l("Facilities"), coerce=int)
     action = HiddenField()
-    daily_rate = IntegerField(_l("Daily vaccination rate"), validators=[Optional(), NumberRange(0, 100000)])
+    daily_rate = IntegerField(_l("Vaccinations per day"), validators=[Optional(), NumberRange(0, 100000)])
     subject = StringField(_l("Subject"), validators=[Optional(), Length(max=120)])
     message = TextAreaField(_l("Message"), validators=[Optional(), Length(max=600)])
 
