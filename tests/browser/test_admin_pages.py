@@ -301,3 +301,8 @@ def test_the_facility_admin_pages(desktop, live_server, shot, app, run_jobs):
     expect(page.get_by_role("table", name="By age band")).to_contain_text("60+")
     shot(page, "admin-fa-7-analytics")
     assert count(app, Certificate) == 9
+
+    page.goto(live_server.url + "/facility/admin/vaccinators?lang=hi")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("टीकाकर्मी")
+    expect(page.get_by_role("link", name="टीकाकर्मी जोड़ें")).to_be_visible()
+    shot(page, "admin-fa-8-hindi")
