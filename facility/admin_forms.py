@@ -140,7 +140,9 @@ class EnrolmentUploadForm(CsvUploadForm):
     program_id = SelectField(_l("Program"), coerce=int, validators=[InputRequired()])
 
 
-class BeneficiarySearchForm(FlaskForm):
+class PeriodForm(FlaskForm):
+    """A program and a date range (the beneficiary list and analytics filters)."""
+
     class Meta:
         csrf = False  # a GET search
 
@@ -234,16 +236,3 @@ class UserForm(FlaskForm):
     facility_id = SelectField(_l("Facility"), coerce=int, validators=[Optional()])
     program_ids = MultiCheckboxField(_l("Programs managed (program administrators)"), coerce=int)
     active = BooleanField(_l("Enabled"), default=True)
-
-
-class AnalyticsForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET filter
-
-    program_id = SelectField(_l("Program"), coerce=int, validators=[Optional()])
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("Until"), validators=[Optional()])
-
-    def validate_end(self, field) -> None:
-        if self.start.data and field.data and field.data < self.start.data:
-            raise ValidationError(_l("Must not be before the start date."))

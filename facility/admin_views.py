@@ -30,14 +30,13 @@ from core.roles import roles_required
 
 from . import admin_services as svc
 from . import analytics as charts
-from . import bp, uploads
+from . import bp, tasks, uploads
 from .admin_forms import (
-    AnalyticsForm,
-    BeneficiarySearchForm,
     CsvUploadForm,
     EnrolmentUploadForm,
     FacilityBulkForm,
     FacilityFilterForm,
+    PeriodForm,
     ProgramForm,
     SlotConfigForm,
     StaffForm,
@@ -88,6 +87,11 @@ def _save(form, action: Callable[[], object]) -> object | None:
         jobs.rollback()
         _show_errors(form, exc)
         return None
+
+
+def _form_page(template: str, form, **context):
+    """A form page: 400 when it shows errors, so a failed submit is not a success to a client."""
+    return render_template(template, form=form, **context), 400 if form.errors or form.form_errors else 200
 
 
 def _tz() -> ZoneInfo:
@@ -162,29 +166,12 @@ def _vaccinator_data(form: VaccinatorForm) -> svc.VaccinatorData:
                               active=form.active.data)
 
 
-@bp.route("/admin/vaccinators/new", methods=["GET", "POST"])
-@roles_required("facility_admin")
-def admin_vaccinator_new():
-    facility = svc.own_facility(current_user)
-    form = _vaccinator_form(facility.id)
-    if form.validate_on_submit():
-        try:
-            data = _vaccinator_data(form)
-        except ValidationError as exc:
-            _file_error(form, "training_file", exc.message)
-        else:
-            if _save(form, lambda: svc.save_vaccinator(facility.id, data)) is not None:
-                flash(_("Vaccinator %(name)s added.", name=data.name))
-                return redirect(url_for("facility.admin_vaccinators"))
-    return render_template("facility/admin/vaccinator_form.html", form=form, vaccinator=None), \
-        400 if form.errors or form.form_errors else 200
-
-
+@bp.route("/admin/vaccinators/new", methods=["GET", "POST"], defaults={"vaccinator_id": None})
 @bp.route("/admin/vaccinators/<int:vaccinator_id>", methods=["GET", "POST"])
 @roles_required("facility_admin")
-def admin_vaccinator_edit(vaccinator_id: int):
+def admin_vaccinator_edit(vaccinator_id: int | None):
     facility = svc.own_facility(current_user)
-    vaccinator = svc.get_vaccinator(facility.id, vaccinator_id)
+    vaccinator = svc.get_vaccinator(facility.id, vaccinator_id) if vaccinator_id else None
     form = _vaccinator_form(facility.id, vaccinator)
     if form.validate_on_submit():
         try:
@@ -193,10 +180,10 @@ def admin_vaccinator_edit(vaccinator_id: int):
             _file_error(form, "training_file", exc.message)
         else:
             if _save(form, lambda: svc.save_vaccinator(facility.id, data, vaccinator_id)) is not None:
-                flash(_("Vaccinator %(name)s saved.", name=data.name))
+                flash(_("Vaccinator %(name)s saved.", name=data.name) if vaccinator
+                      else _("Vaccinator %(name)s added.", name=data.name))
                 return redirect(url_for("facility.admin_vaccinators"))
-    return render_template("facility/admin/vaccinator_form.html", form=form, vaccinator=vaccinator), \
-        400 if form.errors or form.form_errors else 200
+    return _form_page("facility/admin/vaccinator_form.html", form, vaccinator=vaccinator)
 
 
 @bp.post("/admin/vaccinators/<int:vaccinator_id>/active")
@@ -235,33 +222,14 @@ def admin_staff():
     return render_template("facility/admin/staff.html", facility=facility, staff=svc.list_staff(facility.id))
 
 
-def _staff_page(form: StaffForm, user=None):
-    return render_template("facility/admin/staff_form.html", form=form, user=user), \
-        400 if form.errors or form.form_errors else 200
-
-
-@bp.route("/admin/staff/new", methods=["GET", "POST"])
-@roles_required("facility_admin")
-def admin_staff_new():
-    facility = svc.own_facility(current_user)
-    form = StaffForm()
-    if form.validate_on_submit():
-        user = _save(form, lambda: svc.save_staff(
-            facility.id, current_user, mobile=form.mobile.data, name=form.name.data,
-            employee_id=form.employee_id.data or "", roles=form.roles.data, active=form.active.data))
-        if user is not None:
-            flash(_("%(name)s can now sign in with their mobile number.", name=form.name.data))
-            return redirect(url_for("facility.admin_staff"))
-    return _staff_page(form)
-
-
+@bp.route("/admin/staff/new", methods=["GET", "POST"], defaults={"user_id": None})
 @bp.route("/admin/staff/<int:user_id>", methods=["GET", "POST"])
 @roles_required("facility_admin")
-def admin_staff_edit(user_id: int):
+def admin_staff_edit(user_id: int | None):
     facility = svc.own_facility(current_user)
-    user = svc.get_staff(facility.id, user_id)
+    user = svc.get_staff(facility.id, user_id) if user_id else None
     form = StaffForm(obj=user if request.method == "GET" else None)
-    if request.method == "GET":
+    if user is not None and request.method == "GET":
         form.roles.data = [r for r in user.roles.split() if r in svc.FACILITY_ROLES]
     if form.validate_on_submit():
         saved = _save(form, lambda: svc.save_staff(
@@ -269,9 +237,10 @@ def admin_staff_edit(user_id: int):
             employee_id=form.employee_id.data or "", roles=form.roles.data, active=form.active.data,
             user_id=user_id))
         if saved is not None:
-            flash(_("%(name)s saved.", name=form.name.data))
+            flash(_("%(name)s saved.", name=form.name.data) if user
+                  else _("%(name)s can now sign in with their mobile number.", name=form.name.data))
             return redirect(url_for("facility.admin_staff"))
-    return _staff_page(form, user)
+    return _form_page("facility/admin/staff_form.html", form, user=user)
 
 
 @bp.post("/admin/staff/<int:user_id>/active")
@@ -317,8 +286,7 @@ def admin_slot_edit(program_id: int):
         if saved is not None:
             flash(_("Slots for %(program)s saved.", program=program.name))
             return redirect(url_for("facility.admin_slots"))
-    return render_template("facility/admin/slot_form.html", form=form, program=program, link=link), \
-        400 if form.errors or form.form_errors else 200
+    return _form_page("facility/admin/slot_form.html", form, program=program, link=link)
 
 
 # --- Facility administrator: beneficiaries ------------------------------------------------------
@@ -327,7 +295,7 @@ def admin_slot_edit(program_id: int):
 @roles_required("facility_admin")
 def admin_beneficiaries():
     facility = svc.own_facility(current_user)
-    form = BeneficiarySearchForm(request.args)
+    form = PeriodForm(request.args)
     form.program_id.choices = options([(0, _("All programs"))] + [(p.id, p.name) for p in svc.all_programs()])
     today = _today()
     if not request.args:
@@ -538,7 +506,11 @@ def _program_data(form: ProgramForm) -> svc.ProgramData:
         vaccine_ids=form.vaccine_ids.data or [])
 
 
-def _edit_program(program=None):
+@bp.route("/admin/programs/new", methods=["GET", "POST"], defaults={"program_id": None})
+@bp.route("/admin/programs/<int:program_id>/edit", methods=["GET", "POST"])
+@roles_required("system_admin")
+def admin_program_edit(program_id: int | None):
+    program = svc.get_program(program_id) if program_id else None
     form = _program_form(program)
     if form.validate_on_submit():
         try:
@@ -550,20 +522,7 @@ def _edit_program(program=None):
             if saved is not None:
                 flash(_("Program %(name)s saved.", name=data.name))
                 return redirect(url_for("facility.admin_programs"))
-    return render_template("facility/admin/program_form.html", form=form, program=program), \
-        400 if form.errors or form.form_errors else 200
-
-
-@bp.route("/admin/programs/new", methods=["GET", "POST"])
-@roles_required("system_admin")
-def admin_program_new():
-    return _edit_program()
-
-
-@bp.route("/admin/programs/<int:program_id>/edit", methods=["GET", "POST"])
-@roles_required("system_admin")
-def admin_program_edit(program_id: int):
-    return _edit_program(svc.get_program(program_id))
+    return _form_page("facility/admin/program_form.html", form, program=program)
 
 
 # --- System administrator: vaccines --------------------------------------------------------------
@@ -577,7 +536,11 @@ def admin_vaccines():
                            icd11={v.id: svc.effective_icd11(v) for v in vaccines})
 
 
-def _edit_vaccine(vaccine=None):
+@bp.route("/admin/vaccines/new", methods=["GET", "POST"], defaults={"vaccine_id": None})
+@bp.route("/admin/vaccines/<int:vaccine_id>/edit", methods=["GET", "POST"])
+@roles_required("system_admin")
+def admin_vaccine_edit(vaccine_id: int | None):
+    vaccine = svc.get_vaccine(vaccine_id) if vaccine_id else None
     form = VaccineForm(obj=vaccine if request.method == "GET" else None)
     form.program_id.choices = options([(0, _("No program"))] + [(p.id, p.name) for p in svc.all_programs()])
     if vaccine is not None and request.method == "GET":
@@ -595,20 +558,7 @@ def _edit_vaccine(vaccine=None):
         if saved is not None:
             flash(_("Vaccine %(name)s saved.", name=data.name))
             return redirect(url_for("facility.admin_vaccines"))
-    return render_template("facility/admin/vaccine_form.html", form=form, vaccine=vaccine), \
-        400 if form.errors or form.form_errors else 200
-
-
-@bp.route("/admin/vaccines/new", methods=["GET", "POST"])
-@roles_required("system_admin")
-def admin_vaccine_new():
-    return _edit_vaccine()
-
-
-@bp.route("/admin/vaccines/<int:vaccine_id>/edit", methods=["GET", "POST"])
-@roles_required("system_admin")
-def admin_vaccine_edit(vaccine_id: int):
-    return _edit_vaccine(svc.get_vaccine(vaccine_id))
+    return _form_page("facility/admin/vaccine_form.html", form, vaccine=vaccine)
 
 
 # --- System administrator: users and roles -------------------------------------------------------
@@ -622,7 +572,11 @@ def admin_users():
                            facilities=facilities)
 
 
-def _edit_user(user=None):
+@bp.route("/admin/users/new", methods=["GET", "POST"], defaults={"user_id": None})
+@bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
+@roles_required("system_admin")
+def admin_user_edit(user_id: int | None):
+    user = svc.get_user(user_id) if user_id else None
     form = UserForm(obj=user if request.method == "GET" else None)
     form.facility_id.choices = options([(0, _("No facility"))] + [(f.id, f"{f.name} ({f.code})")
                                                                   for f in svc.facilities_for_choice()])
@@ -640,20 +594,7 @@ def _edit_user(user=None):
         if saved is not None:
             flash(_("%(name)s saved.", name=form.name.data))
             return redirect(url_for("facility.admin_users"))
-    return render_template("facility/admin/user_form.html", form=form, user=user), \
-        400 if form.errors or form.form_errors else 200
-
-
-@bp.route("/admin/users/new", methods=["GET", "POST"])
-@roles_required("system_admin")
-def admin_user_new():
-    return _edit_user()
-
-
-@bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
-@roles_required("system_admin")
-def admin_user_edit(user_id: int):
-    return _edit_user(svc.get_user(user_id))
+    return _form_page("facility/admin/user_form.html", form, user=user)
 
 
 # --- Analytics ------------------------------------------------------------------------------------
@@ -670,12 +611,17 @@ def _analytics_scope(program_id: int | None) -> charts.Scope:
 @bp.get("/analytics")
 @roles_required(*ADMINS)
 def analytics():
-    form = AnalyticsForm(request.args)
+    form = PeriodForm(request.args)
     admin = current_user.has_role("system_admin", "program_admin")
     programs = svc.managed_programs(current_user) if admin else svc.all_programs()
     form.program_id.choices = options([(0, _("All programs"))] + [(p.id, p.name) for p in programs])
     today = _today()
     data = None
+    tz = current_app.config["CERTIFICATE_TIMEZONE"]
+    behind = charts.refresh(tz) >= charts.FOLD_BATCH  # count what was issued since the last visit
+    if behind:  # a large backlog (a first visit, a bulk upload): the rest is folded by a worker
+        tasks.refresh_analytics.after_commit(tz)
+    jobs.commit()
     if form.validate():
         end = form.end.data or today
         start = form.start.data or end - dt.timedelta(days=29)
@@ -684,7 +630,6 @@ def analytics():
         else:
             form.start.data, form.end.data = start, end
             scope = _analytics_scope(form.program_id.data or None)
-            data = charts.dashboard(scope, start, end, current_app.config["CERTIFICATE_TIMEZONE"],
-                                    with_verifications=admin)
-    return render_template("facility/admin/analytics.html", form=form, data=data,
+            data = charts.dashboard(scope, start, end, tz, with_verifications=admin)
+    return render_template("facility/admin/analytics.html", form=form, data=data, behind=behind,
                            facility=None if admin else svc.own_facility(current_user)), 200 if data else 400

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Integer, String, Text, Time
+from sqlalchemy import Date, Integer, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -120,3 +120,40 @@ class UploadRow(db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
     request_id: Mapped[int | None] = mapped_column(BigId)  # certify_requests.id of an accepted row
     result: Mapped[str] = mapped_column(String(100), default="")  # certificate id, enrolment or facility code
+
+
+class CertificateFact(db.Model):
+    """One row per vaccination certificate with the dimensions analytics groups by, folded in
+    from ``certificates`` (facility/analytics.py ``refresh``). The facility is the one named in
+    the credential; the program is the enrolment's, else the vaccine's (0: none)."""
+
+    __tablename__ = "certificate_facts"
+    __table_args__ = (
+        db.Index("ix_certificate_facts_facility_day", "facility_name", "day"),
+        db.Index("ix_certificate_facts_issued_at", "issued_at"),
+    )
+
+    certificate_pk: Mapped[int] = mapped_column(BigId, db.ForeignKey("certificates.id", ondelete="CASCADE"),
+                                                primary_key=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    day: Mapped[dt.date] = mapped_column(Date)  # in CERTIFICATE_TIMEZONE
+    program_id: Mapped[int] = mapped_column(Integer, default=0)
+    facility_name: Mapped[str] = mapped_column(String(200), default="")
+    district: Mapped[str] = mapped_column(String(100), default="")
+    vaccine: Mapped[str] = mapped_column(String(200), default="")
+    dose: Mapped[int] = mapped_column(Integer, default=0)
+    gender: Mapped[str] = mapped_column(String(20), default="")
+    age_band: Mapped[str] = mapped_column(String(10), default="")
+
+
+class AnalyticsDaily(db.Model):
+    """Certificates per (day, program, dimension, value): the daily roll-up the country- and
+    program-wide charts read, so a year of millions of certificates sums a few thousand rows."""
+
+    __tablename__ = "analytics_daily"
+
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)  # total facility district vaccine …
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    program_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)

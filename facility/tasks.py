@@ -16,3 +16,19 @@ def process_upload(job_id: int, first_row: int, last_row: int) -> int:
     from . import uploads
 
     return uploads.process_rows(job_id, first_row, last_row)
+
+
+@job("render", timeout=3600)
+def refresh_analytics(tz: str) -> int:
+    """Fold every certificate not yet counted into the analytics facts, a batch per commit."""
+    from core.jobs import commit
+
+    from . import analytics
+
+    total = 0
+    while True:
+        folded = analytics.refresh(tz)
+        commit()
+        total += folded
+        if folded < analytics.FOLD_BATCH:
+            return total

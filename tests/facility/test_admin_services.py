@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from certify import config_store
 from core.errors import Forbidden, NotFound, ValidationError
@@ -255,8 +256,10 @@ def test_analytics_scope_and_bands(ctx, app, run_jobs):
                                                  ("1970-01-01", "Female", "B"), ("1940-01-01", "Female", "B")])]
     db.session.remove()
     fx.issue(app, run_jobs, items)
-    today = dt.date.today()
     tz = app.config["CERTIFICATE_TIMEZONE"]
+    today = dt.datetime.now(ZoneInfo(tz)).date()  # certificates count on their day in this zone
+    assert analytics.refresh(tz) == 4
+    assert analytics.refresh(tz) == 0  # counted once
     everyone = analytics.Scope()
     assert analytics.by_age_band(everyone, today, today, tz).rows == [("0–17", 1), ("18–44", 1), ("45–59", 1),
                                                                        ("60+", 1)]
@@ -266,3 +269,33 @@ def test_analytics_scope_and_bands(ctx, app, run_jobs):
         (today.isoformat(), 2)
     assert analytics.per_day(everyone, today - dt.timedelta(days=2), today, tz).total == 4
     assert analytics.by_program(analytics.Scope(program_ids=[12345]), today, today, tz).rows == []
+
+
+def test_a_certificate_committed_late_is_still_counted_once(ctx, app, run_jobs):
+    """A signing transaction may commit after a later one: the fold looks back LATE before its
+    newest fact (and no further: one committed hours late would be missed)."""
+    from certify.models import Certificate
+
+    seed_vaccines()
+    db.session.remove()
+    fx.issue(app, run_jobs, [certify_item("LATE-1")])
+    tz = app.config["CERTIFICATE_TIMEZONE"]
+    original = db.session.scalar(select(Certificate))
+
+    def clone(pk: int, ago: dt.timedelta) -> None:
+        db.session.add(Certificate(
+            id=pk, certificate_id=f"C{pk}", pre_enrollment_code=f"LATE-{pk}", dose=1, total_doses=2,
+            kind="vaccination", event_key="1", name="x", vaccine="Covishield", credential=original.credential,
+            status="valid", issued_at=original.issued_at - ago))
+        db.session.flush()
+
+    clone(100, dt.timedelta(0))
+    assert analytics.refresh(tz) == 2
+    clone(50, dt.timedelta(minutes=1))  # committed after 100, issued just before it
+    clone(40, dt.timedelta(hours=2))
+    assert analytics.refresh(tz) == 1
+    assert analytics.refresh(tz) == 0
+    from facility.models import AnalyticsDaily, CertificateFact
+
+    assert sorted(db.session.scalars(select(CertificateFact.certificate_pk))) == [1, 50, 100]
+    assert db.session.scalar(select(func.sum(AnalyticsDaily.n)).where(AnalyticsDaily.dimension == "total")) == 3

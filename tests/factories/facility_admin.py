@@ -96,3 +96,14 @@ def certificate_row(code: str, dose: int = 1, **overrides) -> dict:
     }
     row.update(overrides)
     return row
+
+
+def issue(app, run_jobs, items: list[dict]) -> None:
+    """Certify items through the /v3/certify service and let a real worker sign them."""
+    from certify.services import accept_certify_batch
+
+    with app.app_context():
+        accept_certify_batch(items, None)
+        jobs.commit()
+        db.session.remove()
+    run_jobs()
