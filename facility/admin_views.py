@@ -46,7 +46,12 @@ from .admin_forms import (
     lines,
     options,
 )
-from .models import UPLOAD_CERTIFICATES, UPLOAD_ENROLMENTS, UPLOAD_FACILITIES
+from .models import (
+    UPLOAD_CERTIFICATES,
+    UPLOAD_ENROLMENTS,
+    UPLOAD_FACILITIES,
+    UPLOAD_VACCINATORS,
+)
 
 ADMINS = ("system_admin", "program_admin", "facility_admin")
 
@@ -310,19 +315,21 @@ def admin_beneficiaries():
                    limit=svc.BENEFICIARY_LIMIT)
 
 
-# --- CSV uploads (bulk certification, pre-enrolment, facilities) --------------------------------
+# --- CSV uploads (bulk certification, pre-enrolment, facilities, vaccinators) ------------------
 
 UPLOAD_KINDS = {
     UPLOAD_CERTIFICATES: {"path": "certificates", "roles": ("facility_admin",), "form": CsvUploadForm},
     UPLOAD_ENROLMENTS: {"path": "enrolments", "roles": ("facility_admin", "system_admin"), "form": EnrolmentUploadForm},
     UPLOAD_FACILITIES: {"path": "facilities", "roles": ("program_admin", "system_admin"), "form": CsvUploadForm},
+    UPLOAD_VACCINATORS: {"path": "vaccinators", "roles": ("facility_admin", "system_admin"), "form": CsvUploadForm},
 }
 
 
 def _upload_scope(kind: str) -> dict:
     """Whose uploads the user sees: a facility administrator their facility's (bulk certification
     needs one), others their own."""
-    if kind == UPLOAD_CERTIFICATES or (kind == UPLOAD_ENROLMENTS and not current_user.has_role("system_admin")):
+    if kind == UPLOAD_CERTIFICATES or (kind in (UPLOAD_ENROLMENTS, UPLOAD_VACCINATORS)
+                                       and not current_user.has_role("system_admin")):
         return {"facility_id": svc.own_facility(current_user).id}
     return {"user_id": current_user.id}
 

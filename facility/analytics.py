@@ -43,6 +43,9 @@ AGE_BANDS = ((0, 17, "0–17"), (18, 44, "18–44"), (45, 59, "45–59"), (60, 2
 TOP = 15  # rows per "by …" table; the rest are summed as "other"
 LATE = dt.timedelta(minutes=15)  # a signing transaction committing this late is still folded
 FOLD_BATCH = 5000
+#: Dimensions with many values (a row per facility per day) are also rolled up per month, so a
+#: year sums twelve months of rows plus the days of the partial months at either end.
+MONTHLY = ("facility", "district")
 DIMENSIONS = {  # roll-up dimension → the fact column it groups by
     "total": None, "facility": CertificateFact.facility_name, "district": CertificateFact.district,
     "vaccine": CertificateFact.vaccine, "dose": CertificateFact.dose, "gender": CertificateFact.gender,
@@ -158,10 +161,16 @@ def _roll_up(ids: list[int]) -> None:
     rows = []
     for dimension, column in DIMENSIONS.items():
         keys = [CertificateFact.day, CertificateFact.program_id] + ([column] if column is not None else [])
+        months: dict[tuple, int] = {}
         for day, program_id, *val, n in db.session.execute(
                 select(*keys, func.count()).where(CertificateFact.certificate_pk.in_(ids)).group_by(*keys)):
-            val = val[0] if val else ""
-            rows.append({"dimension": dimension, "day": day, "program_id": program_id, "value": str(val), "n": n})
+            val = str(val[0]) if val else ""
+            rows.append({"dimension": dimension, "day": day, "program_id": program_id, "value": val, "n": n})
+            if dimension in MONTHLY:
+                key = (day.replace(day=1), program_id, val)
+                months[key] = months.get(key, 0) + n
+        rows += [{"dimension": f"{dimension}:month", "day": month, "program_id": program_id, "value": val, "n": n}
+                 for (month, program_id, val), n in months.items()]
     table = AnalyticsDaily.__table__
     stmt = _insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=["dimension", "day", "program_id", "value"],
@@ -190,12 +199,41 @@ def _count(dimension: str, scope: Scope, start: dt.date, end: dt.date, by: str =
             stmt = stmt.where(CertificateFact.program_id.in_(scope.program_ids))
         return db.session.execute(stmt).all()
     group = {"day": AnalyticsDaily.day, "program": AnalyticsDaily.program_id}.get(by, AnalyticsDaily.value)
-    stmt = (select(group, func.sum(AnalyticsDaily.n))
-            .where(AnalyticsDaily.dimension == (dimension if by == "value" else "total"),
-                   AnalyticsDaily.day.between(start, end)).group_by(group))
-    if scope.program_ids is not None:
-        stmt = stmt.where(AnalyticsDaily.program_id.in_(scope.program_ids))
-    return db.session.execute(stmt).all()
+    dimension = dimension if by == "value" else "total"
+    parts = [(dimension, lo, hi) for lo, hi in [(start, end)]]
+    if dimension in MONTHLY:
+        days, months = _month_split(start, end)
+        parts = [(dimension, lo, hi) for lo, hi in days] + ([(f"{dimension}:month", *months)] if months else [])
+    totals: dict = {}
+    for name, lo, hi in parts:
+        stmt = (select(group, func.sum(AnalyticsDaily.n))
+                .where(AnalyticsDaily.dimension == name, AnalyticsDaily.day.between(lo, hi)).group_by(group))
+        if scope.program_ids is not None:
+            stmt = stmt.where(AnalyticsDaily.program_id.in_(scope.program_ids))
+        for key, n in db.session.execute(stmt):
+            totals[key] = totals.get(key, 0) + int(n)
+    return list(totals.items())
+
+
+def _month_split(start: dt.date, end: dt.date) -> tuple[list[tuple[dt.date, dt.date]], tuple[dt.date, dt.date] | None]:
+    """[start, end] as the days before the first whole month, the whole months (first days of the
+    first and last), and the days after the last whole month."""
+    first = start if start.day == 1 else _next_month(start)
+    after = _next_month(end) if _next_month(end) - dt.timedelta(days=1) == end else end.replace(day=1)
+    if first >= after:
+        return [(start, end)], None
+    days = [(start, first - dt.timedelta(days=1))] if start < first else []
+    if after <= end:
+        days.append((after, end))
+    return days, (first, _previous_month(after))
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def _previous_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
 
 
 def _series(rows, limit: int | None = TOP, order: Sequence[str] | None = None) -> Series:

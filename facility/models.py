@@ -77,6 +77,7 @@ class FacilityProfile(db.Model):
 
 #: Upload kinds: DIVOC's CSV templates, each processed row by row by workers.
 UPLOAD_CERTIFICATES, UPLOAD_ENROLMENTS, UPLOAD_FACILITIES = "certificates", "enrollments", "facilities"
+UPLOAD_VACCINATORS = "vaccinators"
 ROW_PENDING, ROW_OK, ROW_DUPLICATE, ROW_ERROR = "pending", "ok", "duplicate", "error"
 
 

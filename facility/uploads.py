@@ -48,9 +48,11 @@ from .models import (
     UPLOAD_CERTIFICATES,
     UPLOAD_ENROLMENTS,
     UPLOAD_FACILITIES,
+    UPLOAD_VACCINATORS,
     FacilityProfile,
     UploadJob,
     UploadRow,
+    Vaccinator,
 )
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
         "facilityCode", "facilityName", "contact", "email", "operatingHourStart", "operatingHourEnd", "category",
         "type", "status", "addressLine1", "addressLine2", "district", "state", "pincode", "geoLocationLat",
         "geoLocationLon", "websiteURL", "adminName", "adminMobile"),
+    UPLOAD_VACCINATORS: ("code", "name", "nationalIdentifier", "mobileNumber", "email", "status", "facilityIds"),
 }
 #: Columns a file must have (the rest may be missing from the header).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -81,6 +84,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
                           "vaccinationName", "vaccinatorName"),
     UPLOAD_ENROLMENTS: ("phone", "name", "dob"),
     UPLOAD_FACILITIES: ("facilityCode", "facilityName"),
+    UPLOAD_VACCINATORS: ("code", "name"),
 }
 
 
@@ -206,6 +210,7 @@ def process_rows(job_id: int, first_row: int, last_row: int) -> int:
     if rows:
         handler: Callable[[UploadJob, list[UploadRow]], list[Outcome]] = {
             UPLOAD_CERTIFICATES: _certify_rows, UPLOAD_ENROLMENTS: _enrol_rows, UPLOAD_FACILITIES: _facility_rows,
+            UPLOAD_VACCINATORS: _vaccinator_rows,
         }[job.kind]
         for row, outcome in zip(rows, handler(job, rows)):
             row.status, row.reason, row.result = outcome.status, outcome.reason[:2000], outcome.result[:100]
@@ -504,13 +509,18 @@ def _time(value: str) -> dt.time | None:
 
 
 def _facility_rows(job: UploadJob, rows: list[UploadRow]) -> list[Outcome]:
+    return _each_in_a_savepoint(rows, lambda data: _facility_row(data))
+
+
+def _each_in_a_savepoint(rows: list[UploadRow], handle: Callable[[dict], Outcome]) -> list[Outcome]:
+    """Handle each row in its own savepoint: a bad row's writes are undone, the others kept."""
     from sqlalchemy.exc import IntegrityError
 
     outcomes = []
     for row in rows:
         savepoint = db.session.begin_nested()
         try:
-            outcome = _facility_row(row.data)
+            outcome = handle(row.data)
         except ValidationError as exc:
             outcome = Outcome(ROW_ERROR, exc.message)
         except IntegrityError as exc:
@@ -629,6 +639,70 @@ def _facility_state(facility: Facility, profile: FacilityProfile, admin: User | 
             facility.latitude, facility.longitude, profile.facility_type, profile.operating_start,
             profile.operating_end, profile.website_url,
             (admin.roles, admin.facility_id, admin.name) if admin is not None else None)
+
+
+# --- Vaccinators -------------------------------------------------------------------------------
+
+def _vaccinator_rows(job: UploadJob, rows: list[UploadRow]) -> list[Outcome]:
+    own = db.session.get(Facility, job.facility_id) if job.facility_id else None
+    codes = {c.casefold() for r in rows for c in re.split(r"[\s,;|]+", r.data.get("facilityIds", "")) if c}
+    facilities = {f.code.casefold(): f for f in db.session.scalars(
+        select(Facility).where(func.lower(Facility.code).in_(codes)))} if codes else {}
+    return _each_in_a_savepoint(rows, lambda data: _vaccinator_row(data, own, facilities))
+
+
+def _vaccinator_row(d: dict[str, str], own: Facility | None, facilities: dict[str, Facility]) -> Outcome:
+    """One vaccinators.csv row: the vaccinator (``code`` is the licence number) at each facility
+    listed in ``facilityIds`` (a facility administrator's: their own)."""
+    problems = [p for p in [_extra(d)] if p]
+    code, name = d.get("code", ""), d.get("name", "")
+    if not code:
+        problems.append("code: is required")
+    elif len(code) > 100:
+        problems.append("code: must be at most 100 characters")
+    if not name:
+        problems.append("name: is required")
+    mobile = d.get("mobileNumber", "")
+    if mobile and not _mobile(mobile):
+        problems.append("mobileNumber: must be a mobile number of 10 to 15 digits")
+    status = d.get("status", "") or "Active"
+    if status.casefold() not in ("active", "inactive"):
+        problems.append("status: must be Active or Inactive")
+    listed = [c for c in re.split(r"[\s,;|]+", d.get("facilityIds", "")) if c]
+    targets: list[Facility] = []
+    for c in listed:
+        facility = facilities.get(c.casefold())
+        if facility is None:
+            problems.append(f"facilityIds: no facility with code {c}")
+        elif own is not None and facility.id != own.id:
+            problems.append(f"facilityIds: must be your facility's code, {own.code} (or left empty)")
+        elif facility not in targets:
+            targets.append(facility)
+    if own is not None and not listed:
+        targets = [own]
+    elif not listed:
+        problems.append("facilityIds: is required")
+    if problems:
+        return Outcome(ROW_ERROR, "; ".join(dict.fromkeys(problems)))
+    created = changed = False
+    for facility in targets:
+        row = db.session.scalar(select(Vaccinator).where(Vaccinator.facility_id == facility.id,
+                                                         func.lower(Vaccinator.licence_number) == code.casefold()))
+        if row is None:
+            row = Vaccinator(facility_id=facility.id, licence_number=code, program_ids=[], training_certificate="")
+            db.session.add(row)
+            created = True
+        before = (row.name, row.mobile, row.email, row.active)
+        row.name = name[:200]
+        row.mobile = _mobile(mobile) if mobile else (row.mobile or "")
+        row.email = d.get("email", "")[:200] or (row.email or "")
+        row.active = status.casefold() == "active"
+        changed = changed or before != (row.name, row.mobile, row.email, row.active)
+    db.session.flush()
+    codes = " ".join(f.code for f in targets)
+    if created:
+        return Outcome(ROW_OK, "created", codes)
+    return Outcome(ROW_OK, "updated", codes) if changed else Outcome(ROW_DUPLICATE, "already up to date", codes)
 
 
 # --- Progress, listing and the error CSV ---------------------------------------------------------

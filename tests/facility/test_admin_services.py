@@ -299,3 +299,35 @@ def test_a_certificate_committed_late_is_still_counted_once(ctx, app, run_jobs):
 
     assert sorted(db.session.scalars(select(CertificateFact.certificate_pk))) == [1, 50, 100]
     assert db.session.scalar(select(func.sum(AnalyticsDaily.n)).where(AnalyticsDaily.dimension == "total")) == 3
+
+
+def test_month_roll_ups_add_up_to_the_days(ctx, app, run_jobs):
+    """Facility and district charts over long ranges read whole months from the monthly
+    roll-up and the partial months from the daily one: the sums must match the facts."""
+    from certify.models import Certificate
+    from facility.models import CertificateFact
+
+    seed_vaccines()
+    db.session.remove()
+    fx.issue(app, run_jobs, [certify_item("M-1", facility={"name": "PHC A"})])
+    tz = app.config["CERTIFICATE_TIMEZONE"]
+    original = db.session.scalar(select(Certificate))
+    base = dt.datetime(2026, 1, 20, 6, 0, tzinfo=dt.timezone.utc)
+    for i in range(60):  # 20 Jan .. 18 Apr, two facilities
+        credential = json.loads(json.dumps(original.credential))
+        credential["evidence"][0]["facility"]["name"] = "PHC A" if i % 3 else "PHC B"
+        db.session.add(Certificate(
+            certificate_id=f"M{i}", pre_enrollment_code=f"M-{i + 2}", dose=1, total_doses=2, kind="vaccination",
+            event_key="1", name="x", vaccine="Covishield", credential=credential, status="valid",
+            issued_at=base + dt.timedelta(days=(i * 3) % 88)))
+    db.session.flush()
+    while analytics.refresh(tz):
+        pass
+    everyone = analytics.Scope()
+    for start, end in ((dt.date(2026, 1, 25), dt.date(2026, 4, 10)), (dt.date(2026, 2, 1), dt.date(2026, 3, 31)),
+                       (dt.date(2026, 1, 1), dt.date(2026, 12, 31)), (dt.date(2026, 2, 3), dt.date(2026, 2, 20))):
+        expected = dict(db.session.execute(
+            select(CertificateFact.facility_name, func.count()).where(CertificateFact.day.between(start, end))
+            .group_by(CertificateFact.facility_name)).all())
+        assert dict(analytics.by_facility(everyone, start, end, tz).rows) == expected, (start, end)
+        assert analytics.per_day(everyone, start, end, tz).total == sum(expected.values())

@@ -173,7 +173,7 @@ def test_the_template_is_divocs_certificates_csv_header(client, app):
     assert resp.status_code == 200 and "attachment" in resp.headers["Content-Disposition"]
     divoc = (INTEROP / "divoc" / "csv-templates" / "certificates.csv").read_text().strip()
     assert resp.data.decode().strip() == divoc
-    for kind, path in (("enrollments", "enrolments"), ("facilities", "facilities")):
+    for kind, path in (("enrollments", "enrolments"), ("facilities", "facilities"), ("vaccinators", "vaccinators")):
         assert uploads.template_csv(kind).strip() == \
             (INTEROP / "divoc" / "csv-templates" / f"{kind}.csv").read_text().strip(), path
 
@@ -411,3 +411,47 @@ def test_a_program_admin_sees_only_their_own_facility_uploads(app, client):
     assert client.get(f"/facility/admin/facilities/upload/{job_id}").status_code == 404
     assert client.get(f"/facility/admin/facilities/upload/{job_id}/errors.csv").status_code == 404
     assert b"upload.csv" not in client.get("/facility/admin/facilities/upload").data
+
+
+# --- Vaccinators -----------------------------------------------------------------------------------
+
+def test_vaccinators_csv_adds_and_updates_vaccinators_at_their_facilities(app, client, run_jobs):
+    from facility.models import Vaccinator
+
+    with app.app_context():
+        home, away = fx.facility("KA-1", "PHC Jayanagar"), fx.facility("KA-2", "PHC Hebbal")
+        admin, root = fx.user("facility_admin", home), fx.user("system_admin")
+        fx.commit()
+        ids = {"home": home.id, "away": away.id, "admin": admin.id, "root": root.id}
+    rows = [{"code": "KMC-1", "name": "Dr. Meera Rao", "mobileNumber": "9811100001", "status": "Active",
+             "facilityIds": "KA-1, KA-2"},
+            {"code": "KMC-2", "name": "Dr. Ali", "email": "ali@example.org", "status": "Inactive", "facilityIds": "KA-2"},
+            {"code": "KMC-3", "name": "Nowhere", "facilityIds": "XX-1"},
+            {"code": "", "name": "No code", "facilityIds": "KA-1"}]
+    fx.sign_in(client, ids["root"])
+    job_id = _job_id(_post_file(client, "vaccinators", fx.csv_bytes("vaccinators", rows)))
+    run_jobs()
+    with app.app_context():
+        got = sorted((v.facility_id, v.licence_number, v.name, v.active) for v in db.session.scalars(select(Vaccinator)))
+        outcome = {r.row_number: (r.status, r.reason, r.result) for r in db.session.scalars(
+            select(UploadRow).where(UploadRow.job_id == job_id))}
+        db.session.remove()
+    assert got == [(ids["home"], "KMC-1", "Dr. Meera Rao", True), (ids["away"], "KMC-1", "Dr. Meera Rao", True),
+                   (ids["away"], "KMC-2", "Dr. Ali", False)]
+    assert outcome[2] == ("ok", "created", "KA-1 KA-2")
+    assert outcome[4] == ("error", "facilityIds: no facility with code XX-1", "")
+    assert outcome[5] == ("error", "code: is required", "")
+
+    fx.sign_in(client, ids["admin"])  # a facility administrator's file is for their own facility
+    mine = [{"code": "kmc-1", "name": "Dr. Meera Rao K", "status": "Active"},
+            {"code": "KMC-9", "name": "Elsewhere", "facilityIds": "KA-2"}]
+    job_id = _job_id(_post_file(client, "vaccinators", fx.csv_bytes("vaccinators", mine)))
+    run_jobs()
+    with app.app_context():
+        names = {(v.facility_id, v.name) for v in db.session.scalars(select(Vaccinator))}
+        reason = db.session.scalar(select(UploadRow.reason).where(UploadRow.job_id == job_id, UploadRow.row_number == 3))
+        db.session.remove()
+    assert (ids["home"], "Dr. Meera Rao K") in names and (ids["away"], "Dr. Meera Rao") in names
+    assert reason == "facilityIds: must be your facility's code, KA-1 (or left empty)"
+    page = client.get("/facility/admin/vaccinators").data
+    assert b"Dr. Meera Rao K" in page and b"Upload a CSV of vaccinators" in page
