@@ -790,4 +790,5 @@ def stalled(job: UploadJob, now: dt.datetime, after_seconds: int = 120) -> bool:
 
 def active_programs_for(facility_id: int) -> list[Program]:
     return list(db.session.scalars(select(Program).join(FacilityProgram, FacilityProgram.program_id == Program.id)
-                                   .where(FacilityProgram.facility_id == facility_id).order_by(Program.name)))
+                                   .where(FacilityProgram.facility_id == facility_id, FacilityProgram.active)
+                                   .order_by(Program.name)))
