@@ -233,6 +233,21 @@ def _finish_if_done(job_id: int) -> None:
         job.finished_at = utcnow()
 
 
+def _required(d: dict[str, str], column: str, max_len: int) -> list[str]:
+    value = d.get(column, "")
+    if not value:
+        return [f"{column}: is required"]
+    return [f"{column}: must be at most {max_len} characters"] if len(value) > max_len else []
+
+
+def _active(d: dict[str, str], problems: list[str]) -> bool:
+    """DIVOC's status column: Active (the default) or Inactive."""
+    status = (d.get("status", "") or "Active").casefold()
+    if status not in ("active", "inactive"):
+        problems.append("status: must be Active or Inactive")
+    return status == "active"
+
+
 def _extra(data: dict) -> str | None:
     if data.get("__extra__"):
         return f"the row has {data['__extra__']} more value(s) than the header has columns"
@@ -421,10 +436,7 @@ def _enrol_rows(job: UploadJob, rows: list[UploadRow]) -> list[Outcome]:
         if not mobile:
             problems.append("phone: must be a mobile number of 10 to 15 digits")
         name = d.get("name", "")
-        if not name:
-            problems.append("name: is required")
-        elif len(name) > 200:
-            problems.append("name: must be at most 200 characters")
+        problems += _required(d, "name", 200)
         birth = None
         try:
             birth = dt.date.fromisoformat(d.get("dob", ""))
@@ -537,12 +549,7 @@ def _facility_row(d: dict[str, str]) -> Outcome:
     """Create or update one facility (matched by code) and its administrator."""
     problems = [p for p in [_extra(d)] if p]
     code, name = d.get("facilityCode", ""), d.get("facilityName", "")
-    if not code:
-        problems.append("facilityCode: is required")
-    elif len(code) > 64:
-        problems.append("facilityCode: must be at most 64 characters")
-    if not name:
-        problems.append("facilityName: is required")
+    problems += _required(d, "facilityCode", 64) + _required(d, "facilityName", 200)
     contact = d.get("contact", "")
     if contact:
         contact = _mobile(contact) or ""
@@ -560,9 +567,7 @@ def _facility_row(d: dict[str, str]) -> Outcome:
     category = d.get("category", "")
     if category and category.casefold() not in CATEGORIES:
         problems.append("category: must be GOVT or PRIVATE")
-    status = d.get("status", "") or "Active"
-    if status.casefold() not in ("active", "inactive"):
-        problems.append("status: must be Active or Inactive")
+    active = _active(d, problems)
     coords = {}
     for column, bound in (("geoLocationLat", 90), ("geoLocationLon", 180)):
         value = d.get(column, "")
@@ -592,7 +597,7 @@ def _facility_row(d: dict[str, str]) -> Outcome:
     before = _facility_state(facility, profile, admin)
 
     facility.name = name[:200]
-    facility.active = status.casefold() == "active"
+    facility.active = active
     if contact:
         facility.contact_mobile = contact
     if d.get("email"):
@@ -656,18 +661,11 @@ def _vaccinator_row(d: dict[str, str], own: Facility | None, facilities: dict[st
     listed in ``facilityIds`` (a facility administrator's: their own)."""
     problems = [p for p in [_extra(d)] if p]
     code, name = d.get("code", ""), d.get("name", "")
-    if not code:
-        problems.append("code: is required")
-    elif len(code) > 100:
-        problems.append("code: must be at most 100 characters")
-    if not name:
-        problems.append("name: is required")
+    problems += _required(d, "code", 100) + _required(d, "name", 200)
     mobile = d.get("mobileNumber", "")
     if mobile and not _mobile(mobile):
         problems.append("mobileNumber: must be a mobile number of 10 to 15 digits")
-    status = d.get("status", "") or "Active"
-    if status.casefold() not in ("active", "inactive"):
-        problems.append("status: must be Active or Inactive")
+    active = _active(d, problems)
     listed = [c for c in re.split(r"[\s,;|]+", d.get("facilityIds", "")) if c]
     targets: list[Facility] = []
     for c in listed:
@@ -696,7 +694,7 @@ def _vaccinator_row(d: dict[str, str], own: Facility | None, facilities: dict[st
         row.name = name[:200]
         row.mobile = _mobile(mobile) if mobile else (row.mobile or "")
         row.email = d.get("email", "")[:200] or (row.email or "")
-        row.active = status.casefold() == "active"
+        row.active = active
         changed = changed or before != (row.name, row.mobile, row.email, row.active)
     db.session.flush()
     codes = " ".join(f.code for f in targets)
