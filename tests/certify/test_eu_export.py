@@ -15,7 +15,6 @@ from sqlalchemy import select
 from certify.credentials.eudcc import (
     DscSigner,
     decode_hc1,
-    generate_dev_dsc,
     uvci_is_valid,
     verify_hc1,
 )
@@ -25,17 +24,6 @@ from tests.certify.credentials.eudcc_support import assert_valid_dcc
 from tests.factories import api_client, certify_item, seed_vaccines
 
 URL = "/certificate/api/eu-certificate"
-
-
-@pytest.fixture
-def dsc(app, tmp_path, monkeypatch) -> DscSigner:
-    """A DSC in files named by EU_CERTIFICATE_*_FILE, as production configures it."""
-    key_pem, cert_pem = generate_dev_dsc("IN")
-    (tmp_path / "dsc-key.pem").write_text(key_pem)
-    (tmp_path / "dsc.pem").write_text(cert_pem)
-    monkeypatch.setitem(app.config, "EU_CERTIFICATE_PRIVATE_KEY_FILE", str(tmp_path / "dsc-key.pem"))
-    monkeypatch.setitem(app.config, "EU_CERTIFICATE_PUBLIC_KEY_FILE", str(tmp_path / "dsc.pem"))
-    return DscSigner.from_pem(key_pem, cert_pem)
 
 
 def bearer(client, roles=("fetch",)) -> dict[str, str]:
