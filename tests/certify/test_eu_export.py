@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import re
 import subprocess
@@ -20,7 +19,7 @@ from certify.credentials.eudcc import (
 )
 from certify.models import Certificate
 from core.extensions import db
-from tests.certify.credentials.eudcc_support import assert_valid_dcc
+from tests.certify.credentials.eudcc_support import assert_valid_dcc, read_qr
 from tests.factories import api_client, certify_item, seed_vaccines
 
 URL = "/certificate/api/eu-certificate"
@@ -59,11 +58,6 @@ def export(client, headers, code, body=None, fmt="qr", **params):
     query = {"refId": code, "type": fmt, **params}
     return client.post(URL, query_string=query, json={"fn": "Doe", "gn": "John"} if body is None else body,
                        headers=headers)
-
-
-def read_qr(png: bytes) -> str:
-    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    return found.text
 
 
 def test_qr_is_a_png_holding_a_valid_signed_eu_certificate(app, client, dsc, issued, headers):

@@ -11,22 +11,13 @@ import subprocess
 import sys
 import zlib
 
-import cbor2
 import pytest
-import zxingcpp
-from PIL import Image
 from sqlalchemy import select
 
-from certify.credentials.base45 import b45encode
-from certify.credentials.eudcc import (
-    DscSigner,
-    decode_hc1,
-    encode_hc1,
-    generate_dev_dsc,
-    uvci,
-)
+from certify.credentials.eudcc import DscSigner, encode_hc1, generate_dev_dsc, uvci
 from certify.models import Certificate, VerificationEvent
 from core.extensions import db
+from tests.certify.credentials.eudcc_support import read_qr, tampered_hc1
 from tests.conftest import INTEROP, REDIS_URL, ROOT, TEST_DATABASE_URL
 from tests.factories import api_client, certify_item, seed_vaccines
 
@@ -40,11 +31,6 @@ def verify(client, **kw) -> dict:
     resp = client.post("/api/v1/verify", **kw)
     assert resp.status_code == 200, resp.data[:300]
     return resp.json
-
-
-def read_qr(png: bytes) -> str:
-    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    return found.text
 
 
 def upload(png: bytes) -> dict:
@@ -122,16 +108,6 @@ def foreign_hc1(signer: DscSigner, issued_at: dt.datetime | None = None, days: i
                   "sd": 2, "dt": "2021-05-29", "co": "DE", "is": "Robert Koch-Institut", "ci": uvci("998877", "DE")}]}
     now = issued_at or dt.datetime.now(dt.timezone.utc)
     return encode_hc1(dcc, signer, issuer_country="DE", issued_at=now, validity=dt.timedelta(days=days)).text
-
-
-def tampered_hc1(text: str) -> str:
-    """The same COSE signature over a changed payload (another date of birth)."""
-    message = decode_hc1(text).message
-    claims = cbor2.loads(message.payload)
-    claims[-260][1]["dob"] = "1999-01-01"
-    cose = cbor2.dumps(cbor2.CBORTag(18, [message.protected_bytes, message.unprotected, cbor2.dumps(claims),
-                                          message.signature]))
-    return "HC1:" + b45encode(zlib.compress(cose, 9))
 
 
 # --- EU DCC --------------------------------------------------------------------------------------
