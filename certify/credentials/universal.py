@@ -207,7 +207,7 @@ def verify_image(image: bytes, trust: Trust, now: dt.datetime | None = None) -> 
     first = bytes(symbols[0].bytes)
     fmt = detect_format(first)
     if fmt == SHC:
-        result = shc.verify_shc_images([image], trust.shc_issuers, now=_timestamp(now), crls=None)
+        result = shc.verify_shc_symbols(symbols, trust.shc_issuers, now=_timestamp(now))
         return _shc_verdict(result, trust)
     return verify_bytes(first, trust, now)
 

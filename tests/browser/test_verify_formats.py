@@ -13,7 +13,7 @@ from tests.certify.credentials.eudcc_support import read_qr, tampered_hc1
 from tests.conftest import INTEROP
 
 from .conftest import Issued
-from .pages import VerifyPage
+from .pages import VerifyPage, VerifyResult
 from .test_verify_page import page_events
 
 SHC_EXAMPLES = INTEROP / "shc" / "examples"
@@ -148,3 +148,16 @@ def test_another_issuers_health_card_verifies_once_trusted(app, page, live_serve
     result = verify.upload(stacked)  # a card split over three QR codes, in one photo (a lab report)
     expect(result.title).to_have_text("Valid certificate")
     expect(result.detail("Certificate type")).to_have_text("SMART Health Card")
+
+
+def test_an_eu_certificate_in_hindi(page, live_server, issuer, dsc, shot, tmp_path):
+    cert = issuer.issue(name="Anita Devi")
+    png = eu_png(issuer, cert, "Devi", "Anita", tmp_path / "eu.png")
+    page.goto(live_server.url + "/verify?lang=hi")
+    VerifyPage(page, live_server.url).wait_synced()
+    page.get_by_label("QR कोड की फ़ोटो अपलोड करें").set_input_files(str(png))
+    result = VerifyResult(page)
+    expect(result.title).to_have_text("मान्य प्रमाणपत्र")
+    expect(result.detail("प्रमाणपत्र का प्रकार")).to_have_text("EU डिजिटल COVID प्रमाणपत्र")
+    expect(result.detail("कब तक मान्य")).to_be_visible()
+    shot(page, "verify-formats-08-eu-hindi")
