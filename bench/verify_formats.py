@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eudcc import per_second  # noqa: E402  (bench/eudcc.py: the rate at the median and over the run)
 
 from certify.credentials import (  # noqa: E402
     build_vaccination_credential,
@@ -29,9 +30,20 @@ from certify.credentials import (  # noqa: E402
     shc,
     sign_credential,
 )
-from certify.credentials.eudcc import DscSigner, build_dcc, dsc_kid, encode_hc1, generate_dev_dsc  # noqa: E402
+from certify.credentials.eudcc import (  # noqa: E402
+    DscSigner,
+    build_dcc,
+    dsc_kid,
+    encode_hc1,
+    generate_dev_dsc,
+)
 from certify.credentials.eumaps import DEFAULT_EU_MAP  # noqa: E402
-from certify.credentials.universal import Trust, detect_format, verify_bytes, verify_image  # noqa: E402
+from certify.credentials.universal import (  # noqa: E402
+    Trust,
+    detect_format,
+    verify_bytes,
+    verify_image,
+)
 from certify.credentials.verify import trust_store_from_documents  # noqa: E402
 from certify.eu_export import hc1_qr_png  # noqa: E402
 
@@ -83,12 +95,6 @@ def timed(fn, n: int) -> list[float]:
     return seconds
 
 
-def report(label: str, seconds: list[float]) -> None:
-    median = statistics.median(seconds)
-    print(f"{label:<40} {1 / median:>7.0f}/s at the median ({median * 1000:.3f} ms), "
-          f"{len(seconds) / sum(seconds):.0f}/s over the run")
-
-
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     if hasattr(os, "sched_setaffinity"):
@@ -99,11 +105,11 @@ def main() -> None:
         assert verdict.format == fmt and verdict.valid, (fmt, verdict.reasons)
         assert verify_image(pngs[fmt], trust).valid, fmt
         print(f"{fmt}: QR content {len(data)} bytes, PNG {len(pngs[fmt])} bytes")
-    report("detect_format (all three)", timed(lambda: [detect_format(d) for d in payloads.values()], n))
+    per_second("detect_format (all three)", timed(lambda: [detect_format(d) for d in payloads.values()], n))
     for fmt, data in payloads.items():
-        report(f"verify {fmt} QR content", timed(lambda data=data: verify_bytes(data, trust), n))
+        per_second(f"verify {fmt} QR content", timed(lambda data=data: verify_bytes(data, trust), n))
     for fmt, png in pngs.items():
-        report(f"verify {fmt} QR image", timed(lambda png=png: verify_image(png, trust), max(20, n // 5)))
+        per_second(f"verify {fmt} QR image", timed(lambda png=png: verify_image(png, trust), max(20, n // 5)))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import binascii
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -163,11 +163,7 @@ def verify_bytes(data: bytes, trust: Trust, now: dt.datetime | None = None) -> V
         return _verify_eu(data.strip(), trust, now)
     if fmt == SHC:
         return _verify_shc(_shc_input(data), trust, now)
-    try:
-        credential = divoc.credential_from_bytes(data)
-    except divoc.InputError as exc:
-        return Verdict(DIVOC, "invalid", (str(exc),))
-    return _verify_divoc(credential, trust)
+    return _verify_divoc(lambda: divoc.credential_from_bytes(data), trust)
 
 
 def verify_request_json(body: Any, trust: Trust, now: dt.datetime | None = None) -> Verdict:
@@ -190,11 +186,7 @@ def verify_request_json(body: Any, trust: Trust, now: dt.datetime | None = None)
             return verify_bytes(value.encode("utf-8", "surrogatepass"), trust, now)
         if _is_shc_document(body):
             return _verify_shc(json.dumps(body, ensure_ascii=False), trust, now)
-    try:
-        credential = divoc.credential_from_request_json(body)
-    except divoc.InputError as exc:
-        return Verdict(DIVOC, "invalid", (str(exc),))
-    return _verify_divoc(credential, trust)
+    return _verify_divoc(lambda: divoc.credential_from_request_json(body), trust)
 
 
 def verify_image(image: bytes, trust: Trust, now: dt.datetime | None = None) -> Verdict:
@@ -214,7 +206,12 @@ def verify_image(image: bytes, trust: Trust, now: dt.datetime | None = None) -> 
 
 # --- DIVOC -------------------------------------------------------------------------------------
 
-def _verify_divoc(credential: Any, trust: Trust) -> Verdict:
+def _verify_divoc(read: Callable[[], Any], trust: Trust) -> Verdict:
+    """Read the credential (``read`` raises InputError for what is not one) and verify it."""
+    try:
+        credential = read()
+    except divoc.InputError as exc:
+        return Verdict(DIVOC, "invalid", (str(exc),))
     outcome = divoc.verify(credential, trust.divoc)
     summary = divoc.summary(outcome.credential) if outcome.credential else None
     return Verdict(DIVOC, "valid" if outcome.valid else "invalid", outcome.reasons, summary,

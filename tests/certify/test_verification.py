@@ -313,15 +313,18 @@ def test_the_trust_document_lists_dscs_and_issuers_for_offline_verifiers(app, cl
 
 # --- The command line ----------------------------------------------------------------------------
 
-def run_cli(app, *args) -> tuple[int, dict]:
-    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": TEST_DATABASE_URL, "REDIS_URL": REDIS_URL,
-           "SECRET_KEY": "x", "CERTIFICATE_BASE_URL": app.config["CERTIFICATE_BASE_URL"],
-           "CERTIFICATE_DID": app.config["CERTIFICATE_DID"],
-           "CERTIFICATE_PRIVATE_KEY_FILE": app.config["CERTIFICATE_PRIVATE_KEY_FILE"],
-           "SHC_PRIVATE_KEY_FILE": app.config["SHC_PRIVATE_KEY_FILE"]}
-    for name in ("EU_CERTIFICATE_PRIVATE_KEY_FILE", "EU_CERTIFICATE_PUBLIC_KEY_FILE"):
-        if app.config.get(name):
-            env[name] = app.config[name]
+def run_cli(app, *args, online: bool = True) -> tuple[int, dict]:
+    """`python -m certify.verify` in a subprocess: online with the app's database and keys, or
+    offline with nothing but PATH."""
+    env = {"PATH": "/usr/bin:/bin"}
+    if online:
+        env |= {"DATABASE_URL": TEST_DATABASE_URL, "REDIS_URL": REDIS_URL, "SECRET_KEY": "x",
+                "CERTIFICATE_BASE_URL": app.config["CERTIFICATE_BASE_URL"],
+                "CERTIFICATE_DID": app.config["CERTIFICATE_DID"],
+                "CERTIFICATE_PRIVATE_KEY_FILE": app.config["CERTIFICATE_PRIVATE_KEY_FILE"],
+                "SHC_PRIVATE_KEY_FILE": app.config["SHC_PRIVATE_KEY_FILE"]}
+        env |= {name: app.config[name] for name in ("EU_CERTIFICATE_PRIVATE_KEY_FILE", "EU_CERTIFICATE_PUBLIC_KEY_FILE")
+                if app.config.get(name)}
     proc = subprocess.run([sys.executable, "-m", "certify.verify", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode in (0, 1), proc.stderr[-800:]
@@ -350,12 +353,13 @@ def test_cli_offline_takes_eu_dscs_and_shc_issuers(app, tmp_path):
     (tmp_path / "de.pem").write_text(cert_pem)
     example = SHC_EXAMPLES / "example-00-e-file.smart-health-card"
 
-    assert run_cli(app, tmp_path / "eu.txt", "--eu-dsc", tmp_path / "de.pem")[1]["status"] == "valid"
-    status, out = run_cli(app, tmp_path / "eu.txt", "--shc-jwks", f"{SPEC_ISSUER}={SPEC_JWKS}")
+    assert run_cli(app, tmp_path / "eu.txt", "--eu-dsc", tmp_path / "de.pem", online=False)[1]["status"] == "valid"
+    status, out = run_cli(app, tmp_path / "eu.txt", "--shc-jwks", f"{SPEC_ISSUER}={SPEC_JWKS}", online=False)
     assert status == 1 and "not a trusted document signer" in out["reasons"][0]
-    status, out = run_cli(app, example, "--shc-jwks", f"{SPEC_ISSUER}={SPEC_JWKS}")
+    status, out = run_cli(app, example, "--shc-jwks", f"{SPEC_ISSUER}={SPEC_JWKS}", online=False)
     assert (status, out["format"], out["certificate"]["name"]) == (0, "shc", "John B. Anyperson")
-    status, out = run_cli(app, SHC_EXAMPLES / "example-03-d-jws.txt", "--shc-jwks", f"{SPEC_ISSUER}={SPEC_JWKS}")
+    status, out = run_cli(app, SHC_EXAMPLES / "example-03-d-jws.txt", "--shc-jwks", f"{SPEC_ISSUER}={SPEC_JWKS}",
+                          online=False)
     assert status == 1 and "the card has expired" in out["reasons"]
     assert events(app) == []  # offline: nothing recorded
 
@@ -369,10 +373,8 @@ def test_cli_offline_checks_our_eu_export_against_the_revocation_list(app, clien
     (tmp_path / "after.json").write_text(json.dumps(client.get("/certificate/api/revocationList").json))
 
     def offline(listing):
-        proc = subprocess.run([sys.executable, "-m", "certify.verify", str(tmp_path / "eu.png"), "--trust",
-                               str(tmp_path / "trust.json"), "--revocation-list", str(tmp_path / listing)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
-        return proc.returncode, json.loads(proc.stdout)
+        return run_cli(app, tmp_path / "eu.png", "--trust", tmp_path / "trust.json", "--revocation-list",
+                       tmp_path / listing, online=False)
 
     status, out = offline("before.json")
     assert (status, out["status"], out["format"]) == (0, "valid", "eu-dcc")
