@@ -477,6 +477,11 @@ def _name_error(reason: str, certificate_name: str) -> str:
     return _("Use at least one letter.")
 
 
+def certificate_summary(mobile: str, member_id: int, certificate_id: str) -> CertificateSummary:
+    """One of the caller's live certificates, display-ready (NotFound for anything else)."""
+    return CertificateSummary.of(owned_certificate(mobile, member_id, certificate_id))
+
+
 def eu_export(mobile: str, member_id: int, certificate_id: str, family_name: str, given_name: str, fmt: str):
     """The EU Digital COVID Certificate (PDF or QR PNG) of one of the caller's certificates.
 

@@ -264,8 +264,7 @@ def certificate_qr(member_id: int, certificate_id: str):
 def certificate_eu(member_id: int, certificate_id: str):
     """The EU Digital COVID Certificate of a certificate: the holder states how their name
     splits, then downloads the PDF or the QR code; refusals are shown next to the fields."""
-    cert = services.CertificateSummary.of(
-        services.owned_certificate(current_user.mobile, member_id, certificate_id))
+    cert = services.certificate_summary(current_user.mobile, member_id, certificate_id)
     form = EuCertificateForm.for_certificate(certificate_id, cert.name)
     fmt = request.form.get("type", "pdf")
     refusal, status = [], 200
