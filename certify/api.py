@@ -263,12 +263,16 @@ def _verify_input() -> tuple[str, object]:
 @bp.post("/api/v1/verify")
 @transactional
 def verify():
+    """Verify a DIVOC credential, an EU DCC (``HC1:``) or a SMART Health Card (``shc:/``, JWS,
+    ``.smart-health-card``): JSON, raw scanned bytes or text, or an uploaded QR image.
+    ``?channel=page`` marks a check the /verify page asked for (for the statistics)."""
     ratelimit.enforce("verify", current_app.config["VERIFY_RATE_LIMIT"])
+    channel = "page" if request.args.get("channel") == "page" else "api"
     try:
         kind, data = _verify_input()
-        result = verification.verify_input(kind, data, channel="api")
+        result = verification.verify_input(kind, data, channel=channel)
     except vlib.InputError as exc:
-        result = verification.verify_failure(str(exc), channel="api")
+        result = verification.verify_failure(str(exc), channel=channel)
     resp = jsonify(result.as_json())
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -318,13 +322,14 @@ def is_revoked():
 
 
 _EVENT_STATUSES = ("valid", "revoked", "suspended", "invalid")
-_EVENT_FIELDS = {"status", "certificateId", "reason"}
+_EVENT_FORMATS = ("divoc", "eu-dcc", "shc")
+_EVENT_FIELDS = {"status", "certificateId", "reason", "format"}
 
 
 @bp.post("/api/v1/verify/events")
 @transactional
 def verify_events():
-    """Record a verification done on the /verify page (status, reason code, certificate id only)."""
+    """Record a verification done on the /verify page (format, status, reason code, certificate id only)."""
     ratelimit.enforce("verify-events", current_app.config["VERIFY_RATE_LIMIT"])
     body = _json_body()
     if not isinstance(body, dict):
@@ -339,9 +344,12 @@ def verify_events():
     reason = body.get("reason", "")
     if not isinstance(reason, str) or not re.fullmatch(r"[a-z0-9_]{0,100}", reason):
         errors.append(FieldError("reason", "must be a reason code (a-z, 0-9, _; at most 100 characters)"))
+    fmt = body.get("format", "divoc")
+    if fmt not in _EVENT_FORMATS:
+        errors.append(FieldError("format", f"must be one of {', '.join(_EVENT_FORMATS)}"))
     if errors:
         raise ValidationError("invalid verification event", errors)
-    db.session.add(VerificationEvent(channel="page", format="divoc", status=status, reason=reason,
+    db.session.add(VerificationEvent(channel="page", format=fmt, status=status, reason=reason,
                                      certificate_id=cid))
     resp = jsonify({"recorded": True})
     resp.status_code = 201

@@ -1,6 +1,7 @@
 """``flask --app wsgi certify ...``: demo seed, dev keys, and the durability sweep."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 
@@ -13,6 +14,7 @@ from core.extensions import db
 from core.models import ApiClient, Facility, Program, Vaccine
 
 from . import bp, services, signing, verification
+from .models import ED25519_KEY, RSA_KEY
 
 
 @bp.cli.command("seed")
@@ -126,8 +128,8 @@ def sweep(grace: int | None) -> None:
     click.echo(json.dumps({"requeued": count}))
 
 
-trust = AppGroup("trust", help="Issuer keys and contexts the verifier trusts.")
-KEY_TYPES = {"ed25519": "Ed25519VerificationKey2018", "rsa": "RsaVerificationKey2018"}
+trust = AppGroup("trust", help="What the verifier trusts: DIVOC issuer keys and contexts, EU DSCs, SHC issuers.")
+KEY_TYPES = {"ed25519": ED25519_KEY, "rsa": RSA_KEY}
 
 
 @trust.command("add")
@@ -146,13 +148,12 @@ def trust_add(key_id, key_type, public_key_base58, public_key_pem, issuer_name, 
         KeyFormatError,
         load_verification_key_pem,
     )
-    from .models import TrustedKey
 
     try:
         if public_key_pem is not None:
             key = load_verification_key_pem(public_key_pem.read(), key_id)
             material = key.public_key_pem()
-            if KEY_TYPES[key_type] == "Ed25519VerificationKey2018":
+            if KEY_TYPES[key_type] == ED25519_KEY:
                 material = key.public_key_base58
         elif public_key_base58 and key_type == "ed25519":
             material = Ed25519VerificationKey.from_base58(public_key_base58, key_id).public_key_base58
@@ -160,17 +161,10 @@ def trust_add(key_id, key_type, public_key_base58, public_key_pem, issuer_name, 
             raise click.UsageError("give --public-key-pem, or --public-key-base58 for ed25519")
     except KeyFormatError as exc:
         raise click.ClickException(str(exc)) from None
-    row = db.session.scalar(select(TrustedKey).where(TrustedKey.key_id == key_id,
-                                                     TrustedKey.key_type == KEY_TYPES[key_type]))
-    if row is None:
-        row = TrustedKey(key_id=key_id, key_type=KEY_TYPES[key_type])
-        db.session.add(row)
-    row.public_key, row.issuer_name, row.active = material, issuer_name, True
     for spec in contexts:
         _add_context(spec)
-    jobs.commit()
-    verification.forget_trust_cache()
-    click.echo(json.dumps({"trusted": key_id, "type": row.key_type, "contexts": list(contexts)}))
+    _store_trusted(key_id, KEY_TYPES[key_type], material, issuer_name)
+    click.echo(json.dumps({"trusted": key_id, "type": KEY_TYPES[key_type], "contexts": list(contexts)}))
 
 
 def _add_context(spec: str) -> None:
@@ -223,11 +217,82 @@ def trust_remove(key_id: str) -> None:
     click.echo(json.dumps({"removed": key_id}))
 
 
+@trust.command("add-eu-dsc")
+@click.argument("certificate", type=click.File("rb"))
+@click.option("--issuer-name", default="", help="A label (default: the certificate's subject).")
+def trust_add_eu_dsc(certificate, issuer_name: str) -> None:
+    """Trust an EU DCC document signer certificate (PEM, DER or base64 DER) for HC1: codes."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from .credentials.eudcc import dsc_kid, load_certificate
+    from .models import EU_DSC
+
+    try:
+        cert = load_certificate(certificate.read())
+    except ValueError as exc:
+        raise click.ClickException(f"{certificate.name}: not an X.509 certificate ({exc})") from None
+    if not isinstance(cert.public_key(), (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
+        raise click.ClickException("a DSC signs with an EC (ES256) or RSA (PS256) key")
+    fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+    subject = cert.subject.rfc4514_string()
+    _store_trusted(fingerprint, EU_DSC, cert.public_bytes(Encoding.PEM).decode("ascii"), (issuer_name or subject)[:200])
+    click.echo(json.dumps({"trusted": fingerprint, "type": "eu-dsc", "kid": base64.b64encode(dsc_kid(cert)).decode(),
+                           "subject": subject, "notAfter": cert.not_valid_after_utc.isoformat()}))
+
+
+@trust.command("add-shc-issuer")
+@click.argument("iss")
+@click.argument("jwks", type=click.File("r"))
+@click.option("--issuer-name", default="")
+def trust_add_shc_issuer(iss: str, jwks, issuer_name: str) -> None:
+    """Trust a SMART Health Card issuer: its URL (the cards' iss) and its JWKS file
+    (what it serves at ISS/.well-known/jwks.json)."""
+    from .credentials.shc import check_payload, usable_jwks_keys
+    from .models import SHC_ISSUER
+
+    problems = [p for p in check_payload({"iss": iss})[0] if p.startswith("iss")]
+    if problems:
+        raise click.ClickException(problems[0])
+    try:
+        document = json.load(jwks)
+    except ValueError as exc:
+        raise click.ClickException(f"{jwks.name}: not JSON ({exc})") from None
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if isinstance(entries, list) and any(isinstance(k, dict) and "d" in k for k in entries):
+        raise click.ClickException(f"{jwks.name} holds a private key; give the issuer's public JWKS")
+    usable, skipped = usable_jwks_keys(document)
+    if not usable:
+        raise click.ClickException(f"{jwks.name} has no usable ES256 key: " + "; ".join(skipped or ["empty"]))
+    public = {"keys": [{k: v for k, v in key.items() if k in ("kty", "kid", "use", "alg", "crv", "x", "y")}
+                       for key in entries if isinstance(key, dict) and key.get("kid") in usable]}
+    _store_trusted(iss, SHC_ISSUER, json.dumps(public, sort_keys=True), issuer_name[:200])
+    click.echo(json.dumps({"trusted": iss, "type": "shc-issuer", "kids": sorted(usable), "skipped": skipped}))
+
+
+def _store_trusted(key_id: str, key_type: str, material: str, issuer_name: str) -> None:
+    from .models import TrustedKey
+
+    row = db.session.scalar(select(TrustedKey).where(TrustedKey.key_id == key_id, TrustedKey.key_type == key_type))
+    if row is None:
+        row = TrustedKey(key_id=key_id, key_type=key_type)
+        db.session.add(row)
+    row.public_key, row.issuer_name, row.active = material, issuer_name, True
+    jobs.commit()
+    verification.forget_trust_cache()
+
+
 @trust.command("list")
 def trust_list() -> None:
-    """Print the trust document (keys and context URLs) as JSON."""
+    """Print what the verifier trusts as JSON: DIVOC keys and contexts, EU DSCs, SHC issuers."""
     doc = verification.trust_document()
-    click.echo(json.dumps({"keys": doc["keys"], "contexts": sorted(doc["contexts"])}, indent=2))
+    click.echo(json.dumps({
+        "keys": doc["keys"], "contexts": sorted(doc["contexts"]),
+        "euDscs": [{k: d[k] for k in ("kid", "subject", "notBefore", "notAfter", "own")} for d in doc["euDscs"]],
+        "shcIssuers": [{"iss": i["iss"], "kids": [k["kid"] for k in i["keys"]], "own": i["own"]}
+                       for i in doc["shcIssuers"]],
+    }, indent=2))
 
 
 

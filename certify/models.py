@@ -19,6 +19,10 @@ from core.models import BigId, JSONType, TZDateTime, utcnow
 
 PENDING, ISSUED, DUPLICATE, FAILED = "pending", "issued", "duplicate", "failed"
 VALID, REVOKED, SUSPENDED = "valid", "revoked", "suspended"
+#: TrustedKey.key_type values: DIVOC issuer keys, EU document signers, SMART Health Card issuers.
+ED25519_KEY, RSA_KEY = "Ed25519VerificationKey2018", "RsaVerificationKey2018"
+DIVOC_KEY_TYPES = (ED25519_KEY, RSA_KEY)
+EU_DSC, SHC_ISSUER = "EuDscCertificate", "ShcIssuerJwks"
 
 
 class CertifyRequest(db.Model):
@@ -115,15 +119,20 @@ class RenderedArtifact(db.Model):
 
 
 class TrustedKey(db.Model):
-    """An issuer key the verifier trusts: ours after a rotation, or another DIVOC deployment's."""
+    """A key the verifier trusts: a DIVOC issuer key (ours after a rotation, or another
+    deployment's), an EU document signer certificate, or a SMART Health Card issuer's JWKS.
+
+    ``key_id`` is the proof's verificationMethod (DIVOC), the SHA-256 fingerprint of the
+    DSC's DER in hex (EU) or the issuer URL ``iss`` (SHC).
+    """
 
     __tablename__ = "trusted_keys"
     __table_args__ = (UniqueConstraint("key_id", "key_type", name="uq_trusted_keys_key_id_type"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key_id: Mapped[str] = mapped_column(String(300))  # the proof's verificationMethod
-    key_type: Mapped[str] = mapped_column(String(40))  # Ed25519VerificationKey2018 | RsaVerificationKey2018
-    public_key: Mapped[str] = mapped_column(Text)  # base58 (Ed25519) or PEM (RSA)
+    key_id: Mapped[str] = mapped_column(String(300))
+    key_type: Mapped[str] = mapped_column(String(40))  # DIVOC_KEY_TYPES | EU_DSC | SHC_ISSUER
+    public_key: Mapped[str] = mapped_column(Text)  # base58 (Ed25519), PEM (RSA, DSC) or JWKS JSON (SHC)
     issuer_name: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)

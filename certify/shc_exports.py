@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,3 +219,65 @@ def fhir_document(code: str, now: dt.datetime | None = None) -> dict[str, Any]:
     stamp = (now or utcnow()).astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     return ddcc_vs_document(ddcc, issuer_name=cfg["CERTIFICATE_ISSUER_NAME"], timestamp=stamp,
                             base_url=cfg["CERTIFICATE_BASE_URL"])
+
+
+def card_certificates(payloads: Sequence[Mapping[str, Any]]) -> list[Certificate]:
+    """Our certificates behind a health card we exported (its signature already checked),
+    in the card's order; empty when they cannot be found.
+
+    A card names no certificate id, so it is matched the way :func:`health_card` made it:
+    ``nbf`` is the issue time (whole seconds) of the newest dose, and each Immunization is
+    exactly what :func:`shc.build_fhir_bundle` makes of one dose's credential. A dose
+    counts if it was issued by ``nbf`` and not revoked before it (the card was made when it
+    was live), so a dose revoked or suspended after the export is found with that status.
+    """
+    if len(payloads) != 1:
+        return []
+    payload = payloads[0]
+    nbf = payload.get("nbf")
+    if isinstance(nbf, bool) or not isinstance(nbf, (int, float)):
+        return []
+    bundle = (((payload.get("vc") or {}).get("credentialSubject") or {}).get("fhirBundle") or {})
+    resources = [e.get("resource") for e in bundle.get("entry") or [] if isinstance(e, dict)]
+    immunizations = [r for r in resources if isinstance(r, dict) and r.get("resourceType") == "Immunization"]
+    patient = next((r for r in resources if isinstance(r, dict) and r.get("resourceType") == "Patient"), {})
+    if not immunizations:
+        return []
+    start = dt.datetime.fromtimestamp(int(nbf), dt.timezone.utc)
+    end = start + dt.timedelta(seconds=1)
+    newest = db.session.scalars(select(Certificate).where(
+        Certificate.kind == "vaccination", Certificate.issued_at >= start, Certificate.issued_at < end)).all()
+    for code in dict.fromkeys(c.pre_enrollment_code for c in newest):
+        doses = db.session.scalars(select(Certificate).where(
+            Certificate.pre_enrollment_code == code, Certificate.kind == "vaccination",
+            Certificate.issued_at < end).order_by(Certificate.dose, Certificate.issued_at)).all()
+        live = [c for c in doses if c.revoked_at is None or c.revoked_at >= start]
+        matched = _match_doses(immunizations, live)
+        if matched and patient.get("birthDate", "") == _card_birth_date(matched[-1]):
+            return matched
+    return []
+
+
+def _card_birth_date(cert: Certificate) -> str:
+    try:
+        patient = shc.build_fhir_bundle([cert.credential])["entry"][0]["resource"]
+    except ValueError:
+        return "?"
+    return patient.get("birthDate", "")
+
+
+def _match_doses(immunizations: list[dict[str, Any]], doses: list[Certificate]) -> list[Certificate]:
+    """One distinct dose per Immunization, equal to what the export makes of it; or []."""
+    made: list[tuple[Certificate, dict[str, Any]]] = []
+    for cert in doses:
+        try:
+            made.append((cert, shc.build_fhir_bundle([cert.credential])["entry"][1]["resource"]))
+        except ValueError:
+            continue
+    matched: list[Certificate] = []
+    for immunization in immunizations:
+        hit = next((c for c, resource in made if resource == immunization and c not in matched), None)
+        if hit is None:
+            return []
+        matched.append(hit)
+    return matched

@@ -148,3 +148,31 @@ class SideEffectForm(FlaskForm):
     member = RadioField(_l("Who has the symptoms?"), coerce=int,
                         validators=[InputRequired(message=_l("Choose the person."))])
     symptoms = MultiCheckboxField(_l("Symptoms"), choices=[])
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class EuCertificateForm(FlaskForm):
+    """How the holder's name splits for an EU certificate (prefixed per certificate: a page shows
+    one form for each)."""
+
+    family_name = StringField(_l("Family name (surname)"), validators=[Length(max=80)], filters=[_strip])
+    given_name = StringField(_l("Given names"), validators=[Length(max=80)], filters=[_strip])
+
+    @classmethod
+    def for_certificate(cls, certificate_id: str, name: str = "", **kwargs) -> "EuCertificateForm":
+        """The form of one certificate, first filled with ``name`` split as a suggestion."""
+        from .services import name_split
+
+        family, given = name_split(name)
+        return cls(prefix=f"eu-{certificate_id}", data={"family_name": family, "given_name": given}, **kwargs)
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        if not self.family_name.data and not self.given_name.data:
+            self.family_name.errors.append(_("Give the family name, the given names or both."))
+            return False
+        return True

@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from certify.models import PENDING, REVOKED, Certificate, CertifyRequest
 from core import notify
-from core.errors import AppError, FieldError, NotFound, ValidationError
+from core.errors import AppError, Conflict, FieldError, NotFound, ValidationError
 from core.extensions import db
 from core.models import (
     Appointment,
@@ -339,6 +339,7 @@ class CertificateSummary:
     date: str  # the vaccination date, YYYY-MM-DD
     facility: str
     suspended: bool
+    name: str = ""  # the holder's name as the certificate carries it
 
     @classmethod
     def of(cls, cert: Certificate) -> "CertificateSummary":
@@ -347,7 +348,7 @@ class CertificateSummary:
         date = str(ev.get("date") or "")[:10] or cert.issued_at.date().isoformat()
         facility = ((ev.get("facility") or {}).get("name")) or ""
         return cls(cert.certificate_id, cert.dose, cert.total_doses, cert.vaccine, date, facility,
-                   cert.status == "suspended")
+                   cert.status == "suspended", cert.name)
 
 
 @dataclass(frozen=True)
@@ -467,6 +468,96 @@ def linked_certificate(mobile: str, code: str, dose: int | None) -> Certificate:
         if owned or same_mobile(cert.mobile, mobile):
             return cert
     raise NotFound(_("There is no such certificate for your mobile number."))
+# --- International exports: EU Digital COVID Certificate, SMART Health Card -------------------
+
+EU_FORMATS = ("pdf", "qr")
+#: the portal's file suffix -> the SMART Health Card export's kind
+SHC_FILES = {"png": "qr", "pdf": "pdf", "smart-health-card": "file"}
+
+
+def name_split(name: str) -> tuple[str, str]:
+    """(family name, given names) as the form first suggests them: the last word is the
+    family name (the holder corrects it when their name splits otherwise)."""
+    words = name.split()
+    return (words[-1], " ".join(words[:-1])) if len(words) > 1 else (name.strip(), "")
+
+
+class ExportRefused(PortalError):
+    """An export the citizen cannot have, with a message per form field (``fn``, ``gn``) or for
+    the certificate as a whole (``certificate``)."""
+
+    status = 422
+    code = "not_exportable"
+
+    def __init__(self, message: str, errors: dict[str, list[str]], status: int = 422) -> None:
+        super().__init__(message)
+        self.errors = errors
+        self.status = status
+
+
+def _name_error(reason: str, certificate_name: str) -> str:
+    if "is not part of the name" in reason:
+        return _("%(words)s is not part of the name on the certificate (%(name)s).",
+                 words=reason.split(" is not part")[0], name=certificate_name)
+    if reason.startswith("at most"):
+        return _("Use at most %(max)d characters.", max=80)
+    if reason.startswith("give the family name"):
+        return _("Give the family name, the given names or both.")
+    return _("Use at least one letter.")
+
+
+def certificate_summary(mobile: str, member_id: int, certificate_id: str) -> CertificateSummary:
+    """One of the caller's live certificates, display-ready (NotFound for anything else)."""
+    return CertificateSummary.of(owned_certificate(mobile, member_id, certificate_id))
+
+
+def eu_export(mobile: str, member_id: int, certificate_id: str, family_name: str, given_name: str, fmt: str):
+    """The EU Digital COVID Certificate (PDF or QR PNG) of one of the caller's certificates.
+
+    :raises NotFound: not a live certificate of the caller's member.
+    :raises ExportRefused: with the problems by field (names, or the certificate itself).
+    """
+    from certify import eu_export as eu
+
+    cert = owned_certificate(mobile, member_id, certificate_id)
+    try:
+        return eu.eu_certificate(cert.pre_enrollment_code, family_name, given_name, fmt, dose=cert.dose)
+    except eu.NotExportable as exc:
+        errors: dict[str, list[str]] = defaultdict(list)
+        for problem in exc.fields:
+            if problem.path in ("fn", "gn"):
+                errors[problem.path].append(_name_error(problem.reason, cert.name))
+            elif problem.path == "evidence[0].vaccine":
+                errors["certificate"].append(_("%(vaccine)s has no EU vaccine code, so this certificate cannot be an "
+                                               "EU Digital COVID Certificate.", vaccine=cert.vaccine))
+            else:
+                errors["certificate"].append(_("This certificate cannot be an EU Digital COVID Certificate "
+                                               "(%(problem)s).", problem=f"{problem.path}: {problem.reason}"))
+        raise ExportRefused(_("The EU certificate could not be made."), dict(errors)) from None
+    except Conflict:
+        raise ExportRefused(_("This certificate is suspended; it cannot be exported."), {"certificate": [
+            _("This certificate is suspended; it cannot be exported.")]}, status=409) from None
+    except eu.EuSigningUnavailable:
+        raise ExportRefused(_("EU certificates cannot be made at the moment. Please try again later."), {
+            "certificate": [_("EU certificates cannot be made at the moment. Please try again later.")]},
+            status=503) from None
+
+
+def shc_export(mobile: str, member_id: int, certificate_id: str, suffix: str):
+    """The SMART Health Card (QR PNG, PDF or .smart-health-card file) of the enrolment that one
+    of the caller's certificates belongs to: every valid dose of it."""
+    from certify import shc_exports
+
+    kind = SHC_FILES.get(suffix)
+    if kind is None:
+        raise NotFound(_("There is no such download."))
+    cert = owned_certificate(mobile, member_id, certificate_id)
+    try:
+        return shc_exports.shc_export(cert.pre_enrollment_code, kind)
+    except shc_exports.NotExportable:
+        raise ExportRefused(_("This certificate cannot be exported as a SMART Health Card."), {}) from None
+    except NotFound:  # every dose suspended
+        raise NotFound(_("There is no valid vaccination to put on a SMART Health Card.")) from None
 
 
 def certificate_languages() -> list[tuple[str, str]]:

@@ -29,6 +29,7 @@ from .forms import (
     GENDERS,
     ID_TYPES,
     EligibilityForm,
+    EuCertificateForm,
     MemberForm,
     SideEffectForm,
     choices,
@@ -84,11 +85,15 @@ def _grouped(code: str) -> str:
 
 # --- Dashboard ---------------------------------------------------------------------------
 
-def _download_choices() -> dict:
-    """The PDF languages, and the one preselected: the page's language when certificates have it."""
+def _download_choices(cards) -> dict:
+    """The PDF languages, the one preselected (the page's language when certificates have it), and
+    an EU certificate form for each member's latest certificates."""
     languages = services.certificate_languages()
     locale = str(get_locale())
-    return {"languages": languages, "pdf_lang": locale if locale in dict(languages) else "en"}
+    eu_forms = {row.latest.certificate_id: EuCertificateForm.for_certificate(row.latest.certificate_id,
+                                                                              row.latest.name, formdata=None)
+                for card in cards for row in card.enrolments if row.latest}
+    return {"languages": languages, "pdf_lang": locale if locale in dict(languages) else "en", "eu_forms": eu_forms}
 
 
 @bp.get("/")
@@ -97,7 +102,7 @@ def index():
     mobile = current_user.mobile
     cards = services.member_cards(mobile, _today())
     return render("portal/index.html", cards=cards, limit=services.members_limit(), bookings=_bookings(cards),
-                  **_download_choices())
+                  **_download_choices(cards))
 
 
 @bp.get("/members/<int:member_id>/card")
@@ -107,7 +112,7 @@ def member_card(member_id: int):
     card = services.member_card(current_user.mobile, member_id, _today())
     if not htmx:
         return redirect(url_for(".index", _anchor=f"member-{member_id}"))
-    return render("portal/_member_card.html", card=card, bookings=_bookings([card]), **_download_choices())
+    return render("portal/_member_card.html", card=card, bookings=_bookings([card]), **_download_choices([card]))
 
 
 def _bookings(cards) -> dict:
@@ -284,6 +289,39 @@ def certificate_qr(member_id: int, certificate_id: str):
     cert = services.owned_certificate(current_user.mobile, member_id, certificate_id)
     png = certify_services.artifact(cert, "qr")
     return _download(png, "image/png", f"certificate-{cert.certificate_id}-dose{cert.dose}-qr.png")
+
+
+@bp.route("/members/<int:member_id>/certificates/<certificate_id>/eu", methods=["GET", "POST"])
+@citizen
+def certificate_eu(member_id: int, certificate_id: str):
+    """The EU Digital COVID Certificate of a certificate: the holder states how their name
+    splits, then downloads the PDF or the QR code; refusals are shown next to the fields."""
+    cert = services.certificate_summary(current_user.mobile, member_id, certificate_id)
+    form = EuCertificateForm.for_certificate(certificate_id, cert.name)
+    fmt = request.form.get("type", "pdf")
+    refusal, status = [], 200
+    if form.validate_on_submit() and fmt in services.EU_FORMATS:
+        try:
+            export = services.eu_export(current_user.mobile, member_id, certificate_id, form.family_name.data,
+                                        form.given_name.data, fmt)
+        except services.ExportRefused as exc:
+            form.family_name.errors = list(exc.errors.get("fn", []))
+            form.given_name.errors = list(exc.errors.get("gn", []))
+            refusal, status = exc.errors.get("certificate", []), exc.status
+        else:
+            return _download(export.content, export.mimetype, export.filename)
+    elif request.method == "POST":
+        status = 422
+    return render("portal/eu_certificate.html", status=status, form=form, c=cert, member_id=member_id,
+                  refusal=refusal)
+
+
+@bp.get("/members/<int:member_id>/certificates/<certificate_id>/shc.<suffix>")
+@citizen
+@jobs.transactional  # the first download stores the rendering
+def certificate_shc(member_id: int, certificate_id: str, suffix: str):
+    export = services.shc_export(current_user.mobile, member_id, certificate_id, suffix)
+    return _download(export.content, export.mimetype, export.filename)
 
 
 # --- Side-effect reports -----------------------------------------------------------------

@@ -101,6 +101,20 @@ def _clean(request, app):
 
 
 @pytest.fixture
+def dsc(app, tmp_path, monkeypatch):
+    """Our EU document signer: a DSC in files named by EU_CERTIFICATE_*_FILE, as production
+    configures it (a DscSigner)."""
+    from certify.credentials.eudcc import DscSigner, generate_dev_dsc
+
+    key_pem, cert_pem = generate_dev_dsc("IN")
+    (tmp_path / "dsc-key.pem").write_text(key_pem)
+    (tmp_path / "dsc.pem").write_text(cert_pem)
+    monkeypatch.setitem(app.config, "EU_CERTIFICATE_PRIVATE_KEY_FILE", str(tmp_path / "dsc-key.pem"))
+    monkeypatch.setitem(app.config, "EU_CERTIFICATE_PUBLIC_KEY_FILE", str(tmp_path / "dsc.pem"))
+    return DscSigner.from_pem(key_pem, cert_pem)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

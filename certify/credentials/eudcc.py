@@ -61,6 +61,7 @@ __all__ = [
     "decode_cose",
     "decode_hc1",
     "dsc_kid",
+    "dsc_usages",
     "encode_hc1",
     "eu_codes",
     "expiration_problems",
@@ -627,12 +628,18 @@ def _extended_key_usages(certificate: x509.Certificate) -> frozenset[str]:
     return frozenset(eku.dotted_string for eku in extension.value)
 
 
+def dsc_usages(certificate: x509.Certificate) -> tuple[str, ...]:
+    """The DCC types (``"v"``, ``"t"``, ``"r"``) a DSC's extended key usage limits it to;
+    empty when it names none (no extension, or only other usages): it may sign every type."""
+    usages = _extended_key_usages(certificate)
+    return tuple(k for k, oids in DSC_EKU.items() if usages & oids)
+
+
 def key_usage_problem(dcc: Mapping[str, Any], certificate: x509.Certificate) -> str | None:
     """A DSC whose extended key usage names DCC types may sign only those types; one that
     names none (no extension, or only other usages) may sign every type."""
     kind = dcc_kind(dcc)
-    usages = _extended_key_usages(certificate)
-    allowed = [k for k, oids in DSC_EKU.items() if usages & oids]
+    allowed = dsc_usages(certificate)
     if not allowed or kind is None or kind in allowed:
         return None
     return (f"the DSC may sign {', '.join(_KINDS[k] for k in allowed)} certificates, "

@@ -81,6 +81,7 @@ __all__ = [
     "usable_jwks_keys",
     "verify_shc",
     "verify_shc_images",
+    "verify_shc_symbols",
 ]
 
 HEALTH_CARD_TYPE = "https://smarthealth.cards#health-card"
@@ -1018,19 +1019,27 @@ def verify_shc_images(images: Sequence[bytes], trusted: Mapping[str, Any], *, no
     """
     from .verify import InputError, read_qr_symbols
 
-    texts: list[str] = []
+    symbols: list[Any] = []
     for image in images:
         try:
-            symbols = read_qr_symbols(image)
+            symbols += read_qr_symbols(image)
         except InputError as exc:
             return ShcVerification("invalid", (str(exc),))
-        for symbol in symbols:
-            version = int(symbol.extra.get("Version", "0") or 0)
-            if version > MAX_QR_VERSION:
-                return ShcVerification("invalid", (
-                    f"the QR is version {version}; a health card QR is at most version {MAX_QR_VERSION}"
-                    " (the JWS must be in a numeric segment)",))
-            texts.append(symbol.text)
+    return verify_shc_symbols(symbols, trusted, now=now, crls=crls)
+
+
+def verify_shc_symbols(symbols: Sequence[Any], trusted: Mapping[str, Any], *, now: float | None = None,
+                       crls: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> ShcVerification:
+    """Verify a card from QR symbols already read (``zxingcpp.Barcode``: ``text`` and
+    ``extra["Version"]``); each must be version 22 or lower."""
+    texts: list[str] = []
+    for symbol in symbols:
+        version = int(symbol.extra.get("Version", "0") or 0)
+        if version > MAX_QR_VERSION:
+            return ShcVerification("invalid", (
+                f"the QR is version {version}; a health card QR is at most version {MAX_QR_VERSION}"
+                " (the JWS must be in a numeric segment)",))
+        texts.append(symbol.text)
     if not texts:
         return ShcVerification("invalid", ("no QR code found",))
     return verify_shc(texts, trusted, now=now, crls=crls)

@@ -1,27 +1,34 @@
-// DivocVerifier: verify DIVOC vaccination certificates in the browser,
-// offline, against a trust document and a revocation list from the server.
+// DivocVerifier: verify vaccination certificates in the browser, offline,
+// against a trust document and a revocation list from the server: DIVOC
+// credentials, EU Digital COVID Certificates (HC1:) and SMART Health Cards (shc:/).
 //
 //   await DivocVerifier.decodeQR(imageDataOrBlob)  -> Uint8Array | null
+//   await DivocVerifier.decodeQRAll(imageDataOrBlob) -> [Uint8Array] (every QR code in the image)
 //   DivocVerifier.unpack(bytes)                    -> credential (throws PayloadError)
 //   await DivocVerifier.verify(credential, trust, revocations)
-//   await DivocVerifier.verifyPayload(bytes, trust, revocations)   (unpack + verify)
+//   await DivocVerifier.verifyPayload(bytes, trust, revocations)   (unpack + verify, DIVOC)
+//   await DivocVerifier.verifyScanned([bytes...], trust, revocations)  (any of the three formats)
+//   await DivocVerifier.verifyHC1(text, trust, revocations) / verifySHC(textOrTexts, trust)
 //   await DivocVerifier.verifyRevocationList(list, trust)  -> {ok} | {ok: false, code, message}
 //   DivocVerifier.mergeRevocations(local, list)    -> {list, applied: full|delta|stale|gap}
-//       -> {status: 'valid'|'revoked'|'suspended'|'invalid',
+//       -> {status: 'valid'|'revoked'|'suspended'|'invalid', format: 'divoc'|'eu-dcc'|'shc',
 //           reasons: [{code, message, ...}], warnings: [{code, message, ...}],
 //           certificate: {...} | null, revocation: {...} | null}
 //
-// verify() never throws and never touches the network.
+// Verification never throws and never touches the network.
 import {canonize, staticLoader, CanonError} from './canon.js';
 import {base64UrlDecode, concatBytes, sha256, verifyEd25519, verifyRsaPss} from './crypto.js';
 import {unpack, PayloadError, MAX_UNCOMPRESSED} from './unpack.js';
-import {decodeQR, preloadDecoder, setWasmUrl, QRError} from './qr.js';
-import {canonicalJson, mergeRevocations, verifyRevocationList} from './revocation.js';
+import {decodeQR, decodeQRAll, preloadDecoder, setWasmUrl, QRError} from './qr.js';
+import {HC1_PREFIX, verifyHC1} from './hcert.js';
+import {QR_PREFIX, verifySHC} from './shc.js';
+import {Invalid, invalid, isObject, reason, text} from './result.js';
+import {canonicalJson, mergeRevocations, revocationEntry, verifyRevocationList, withRevocation} from './revocation.js';
 
 const LRU = require('lru-cache');
 
-export {unpack, decodeQR, preloadDecoder, setWasmUrl, MAX_UNCOMPRESSED};
-export {canonicalJson, mergeRevocations, verifyRevocationList};
+export {unpack, decodeQR, decodeQRAll, preloadDecoder, setWasmUrl, MAX_UNCOMPRESSED, verifyHC1, verifySHC};
+export {canonicalJson, mergeRevocations, revocationEntry, verifyRevocationList};
 
 export const CREDENTIALS_V1 = 'https://www.w3.org/2018/credentials/v1';
 export const SECURITY_V2 = 'https://w3id.org/security/v2';
@@ -32,18 +39,7 @@ const PROOF_TYPES = {
   RsaSignature2018: {alg: 'PS256', keyType: 'RsaVerificationKey2018'},
 };
 
-class Invalid extends Error {
-  constructor(code, message, extra) {
-    super(message);
-    this.code = code;
-    this.extra = extra || {};
-  }
-}
-
-const reason = (code, message, extra) => ({code, message, ...(extra || {})});
-const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const asArray = (v) => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]);
-const text = (v) => (v === undefined || v === null ? '' : typeof v === 'object' ? '' : String(v));
 
 // One context cache per trust document: contexts are processed once.
 const caches = new WeakMap();
@@ -183,30 +179,6 @@ export function summarize(credential) {
   };
 }
 
-/** The revocation-list entry for a certificate id, or null. */
-export function revocationEntry(certificateId, revocations) {
-  if (!certificateId || !revocations || !Array.isArray(revocations.entries)) return null;
-  let found = null;
-  for (const e of revocations.entries) {
-    if (isObject(e) && e.certificateId === certificateId) {
-      // "revoked" wins over "suspended" if both appear
-      if (!found || e.status === 'revoked') found = e;
-    }
-  }
-  return found;
-}
-
-function revocationWarnings(revocations, now) {
-  if (!isObject(revocations) || !Array.isArray(revocations.entries)) {
-    return [reason('revocation_list_missing', 'the revocation list is not available: revoked certificates may show as valid')];
-  }
-  const next = Date.parse(revocations.nextUpdate);
-  if (Number.isFinite(next) && now > next) {
-    return [reason('revocation_list_stale', `the revocation list is out of date (next update was due ${revocations.nextUpdate})`, {nextUpdate: revocations.nextUpdate})];
-  }
-  return [];
-}
-
 /**
  * Verify a credential (a parsed JSON object).  Resolves to a result object;
  * never rejects.
@@ -214,7 +186,7 @@ function revocationWarnings(revocations, now) {
 export async function verify(credential, trust, revocations, {now = Date.now()} = {}) {
   try {
     if (!isObject(trust) || !Array.isArray(trust.keys) || !isObject(trust.contexts)) {
-      return {status: 'invalid', reasons: [reason('trust_missing', 'the verifier has no trust list yet: open this page once while online')], warnings: [], certificate: null, revocation: null};
+      return invalid('divoc', [reason('trust_missing', 'the verifier has no trust list yet: open this page once while online')]);
     }
     checkShape(credential, trust);
     const {proof, spec, encodedHeader, signature} = checkProof(credential);
@@ -239,31 +211,15 @@ export async function verify(credential, trust, revocations, {now = Date.now()} 
     if (!ok) throw new Invalid('bad_signature', 'the signature does not match: the certificate was changed after it was issued, or is forged');
 
     const certificate = summarize(credential);
-    const warnings = revocationWarnings(revocations, now);
-    const entry = revocationEntry(certificate.certificateId, revocations);
-    if (entry && (entry.status === 'revoked' || entry.status === 'suspended')) {
-      const when = text(entry.time);
-      const why = text(entry.reason);
-      const until = entry.status === 'suspended' ? text(entry.until) : '';
-      const verb = entry.status === 'revoked' ? 'revoked' : 'suspended';
-      const message = `this certificate was ${verb}${when ? ' at ' + when : ''}${until ? ' until ' + until : ''}${why ? ': ' + why : ''}`;
-      return {
-        status: entry.status,
-        reasons: [reason(entry.status, message, {time: when, reason: why, until})],
-        warnings,
-        certificate,
-        revocation: {status: entry.status, time: when, reason: why, until},
-      };
-    }
-    return {status: 'valid', reasons: [], warnings, certificate, revocation: null};
+    return withRevocation(certificate, certificate.certificateId, revocations, now, {format: 'divoc'});
   } catch (err) {
     if (err instanceof Invalid) {
-      return {status: 'invalid', reasons: [reason(err.code, err.message, err.extra)], warnings: [], certificate: null, revocation: null};
+      return invalid('divoc', [reason(err.code, err.message, err.extra)]);
     }
     if (err && err.code === 'crypto_unavailable') {
-      return {status: 'invalid', reasons: [reason('crypto_unavailable', err.message)], warnings: [], certificate: null, revocation: null};
+      return invalid('divoc', [reason('crypto_unavailable', err.message)]);
     }
-    return {status: 'invalid', reasons: [reason('error', `the certificate could not be checked: ${(err && err.message) || err}`)], warnings: [], certificate: null, revocation: null};
+    return invalid('divoc', [reason('error', `the certificate could not be checked: ${(err && err.message) || err}`)]);
   }
 }
 
@@ -274,9 +230,46 @@ export async function verifyPayload(payload, trust, revocations, options) {
     credential = unpack(payload);
   } catch (err) {
     const message = err instanceof PayloadError ? err.message : String((err && err.message) || err);
-    return {status: 'invalid', reasons: [reason('unreadable_qr', `the QR code does not hold a certificate: ${message}`)], warnings: [], certificate: null, revocation: null};
+    return invalid('divoc', [reason('unreadable_qr', `the QR code does not hold a certificate: ${message}`)]);
   }
   return verify(credential, trust, revocations, options);
+}
+
+const latin1 = (bytes) => String.fromCharCode(...bytes.subarray(0, 8));
+const asText = (bytes) => new TextDecoder('utf-8').decode(bytes);
+
+/** 'eu-dcc' (HC1:), 'shc' (shc:/ or a compact JWS) or 'divoc' for scanned QR bytes. */
+export function detectFormat(bytes) {
+  const raw = bytes instanceof Uint8Array ? bytes : new TextEncoder().encode(String(bytes));
+  let i = 0;
+  while (i < raw.length && (raw[i] === 0x20 || raw[i] === 0x09 || raw[i] === 0x0a || raw[i] === 0x0d)) i++;
+  const head = latin1(raw.subarray(i));
+  if (head.startsWith(HC1_PREFIX)) return 'eu-dcc';
+  if (head.slice(0, 5).toLowerCase() === QR_PREFIX) return 'shc';
+  if (raw.length < 256 * 1024 && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(asText(raw).trim())) return 'shc';
+  return 'divoc';
+}
+
+/**
+ * Verify what a scan or an upload read: the bytes of one QR code, or of all the
+ * QR codes in an image (a chunked health card).  DIVOC, EU DCC and SMART Health
+ * Card; the result's `format` says which.  Never rejects.
+ */
+export async function verifyScanned(payloads, trust, revocations, options) {
+  const list = (Array.isArray(payloads) ? payloads : [payloads]).filter((p) => p && p.length);
+  if (!list.length) return invalid('divoc', [reason('no_qr', 'no QR code was found in the image')]);
+  const format = detectFormat(list[0]);
+  try {
+    if (format === 'eu-dcc') return await verifyHC1(asText(list[0]), trust, revocations, options);
+    if (format === 'shc') {
+      const texts = list.map(asText).filter((t) => detectFormat(t) === 'shc');
+      return await verifySHC(texts.length > 1 ? texts : texts[0], trust, options);
+    }
+  } catch (err) {
+    if (err && err.code === 'crypto_unavailable') return invalid(format, [reason('crypto_unavailable', err.message)]);
+    return invalid(format, [reason('error', `the certificate could not be checked: ${(err && err.message) || err}`)]);
+  }
+  return verifyPayload(list[0], trust, revocations, options);
 }
 
 /**
@@ -289,10 +282,10 @@ export async function verifyImage(image, trust, revocations, options) {
     bytes = await decodeQR(image);
   } catch (err) {
     const code = err instanceof QRError ? err.code : 'unreadable_qr';
-    return {status: 'invalid', reasons: [reason(code, (err && err.message) || String(err))], warnings: [], certificate: null, revocation: null};
+    return invalid('divoc', [reason(code, (err && err.message) || String(err))]);
   }
   if (!bytes) {
-    return {status: 'invalid', reasons: [reason('no_qr', 'no QR code was found in the image')], warnings: [], certificate: null, revocation: null};
+    return invalid('divoc', [reason('no_qr', 'no QR code was found in the image')]);
   }
   return verifyPayload(bytes, trust, revocations, options);
 }

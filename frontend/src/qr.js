@@ -60,19 +60,33 @@ const READER_OPTIONS = {
   maxNumberOfSymbols: 1,
 };
 
+async function read(image, options) {
+  await ensureModule();
+  try {
+    return await readBarcodes(image, options);
+  } catch (err) {
+    throw new QRError('unreadable_qr', `the image could not be read: ${err.message || err}`);
+  }
+}
+
+/**
+ * The raw bytes of every QR code in an image, top to bottom (the chunks of a
+ * SMART Health Card too long for one code are printed one under the other).
+ */
+export async function decodeQRAll(image) {
+  const results = await read(image, {...READER_OPTIONS, maxNumberOfSymbols: 16});
+  return results.filter((r) => r.isValid && r.bytes && r.bytes.length)
+    .sort((a, b) => a.position.topLeft.y - b.position.topLeft.y)
+    .map((r) => new Uint8Array(r.bytes));
+}
+
 /**
  * The raw bytes in the QR code of an ImageData (or {data, width, height}),
  * a Blob/File (PNG, JPEG...) or an ArrayBuffer of an encoded image.
  * Resolves to a Uint8Array, or null when no QR code is found.
  */
 export async function decodeQR(image) {
-  await ensureModule();
-  let results;
-  try {
-    results = await readBarcodes(image, READER_OPTIONS);
-  } catch (err) {
-    throw new QRError('unreadable_qr', `the image could not be read: ${err.message || err}`);
-  }
+  const results = await read(image, READER_OPTIONS);
   const hit = results.find((r) => r.isValid && r.bytes && r.bytes.length);
   return hit ? new Uint8Array(hit.bytes) : null;
 }

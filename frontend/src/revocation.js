@@ -7,8 +7,8 @@
 // documents; certify/credentials/jws.py signs with Python's json.dumps(
 // sort_keys=True, separators=(",", ":"), ensure_ascii=False)).
 import {base64UrlDecode, concatBytes, verifyEd25519, verifyRsaPss} from './crypto.js';
+import {isObject, text} from './result.js';
 
-const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 const ALGS = {
   EdDSA: 'Ed25519VerificationKey2018',
@@ -127,4 +127,53 @@ export function mergeRevocations(local, list) {
   const entries = (Array.isArray(local.entries) ? local.entries : []).filter((e) => !changed.has(e.certificateId));
   for (const e of changed.values()) if (keep(e)) entries.push(e);
   return {list: {...meta, entries}, applied: 'delta'};
+}
+
+/** The revocation-list entry for a certificate id, or null. */
+export function revocationEntry(certificateId, revocations) {
+  if (!certificateId || !revocations || !Array.isArray(revocations.entries)) return null;
+  let found = null;
+  for (const e of revocations.entries) {
+    if (isObject(e) && e.certificateId === certificateId) {
+      // "revoked" wins over "suspended" if both appear
+      if (!found || e.status === 'revoked') found = e;
+    }
+  }
+  return found;
+}
+
+function revocationWarnings(revocations, now) {
+  if (!isObject(revocations) || !Array.isArray(revocations.entries)) {
+    return [{code: 'revocation_list_missing', message: 'the revocation list is not available: revoked certificates may show as valid'}];
+  }
+  const next = Date.parse(revocations.nextUpdate);
+  if (Number.isFinite(next) && now > next) {
+    return [{code: 'revocation_list_stale', message: `the revocation list is out of date (next update was due ${revocations.nextUpdate})`, nextUpdate: revocations.nextUpdate}];
+  }
+  return [];
+}
+
+/**
+ * The result for a genuine certificate of ours (`certificateId` as the revocation
+ * list names it): valid, or revoked/suspended as the local list says.
+ */
+export function withRevocation(certificate, certificateId, revocations, now, extra) {
+  const warnings = revocationWarnings(revocations, now);
+  const entry = revocationEntry(certificateId, revocations);
+  if (entry && (entry.status === 'revoked' || entry.status === 'suspended')) {
+    const when = text(entry.time);
+    const why = text(entry.reason);
+    const until = entry.status === 'suspended' ? text(entry.until) : '';
+    const verb = entry.status === 'revoked' ? 'revoked' : 'suspended';
+    const message = `this certificate was ${verb}${when ? ' at ' + when : ''}${until ? ' until ' + until : ''}${why ? ': ' + why : ''}`;
+    return {
+      ...extra,
+      status: entry.status,
+      reasons: [{code: entry.status, message, time: when, reason: why, until}],
+      warnings,
+      certificate,
+      revocation: {status: entry.status, time: when, reason: why, until},
+    };
+  }
+  return {...extra, status: 'valid', reasons: [], warnings, certificate, revocation: null};
 }

@@ -3,6 +3,7 @@
 // (a JS binary string handed to the QR encoder).  Plain JSON is accepted too.
 // Mirrors certify/credentials/qr.py:unpack_qr_payload.
 import {Inflate} from 'fflate';
+import {concatBytes} from './crypto.js';
 
 export const ZIP_ENTRY_NAME = 'certificate.json';
 export const MAX_UNCOMPRESSED = 64 * 1024; // bytes of certificate JSON
@@ -27,8 +28,11 @@ function findEOCD(b) {
   return -1;
 }
 
-/** Inflate raw DEFLATE data, refusing more than `limit` bytes of output. */
-function inflateCapped(data, limit) {
+/**
+ * Inflate raw DEFLATE data, refusing more than `limit` bytes of output
+ * (`what` names the data in messages).  Also used for EU DCCs and health cards.
+ */
+export function inflateCapped(data, limit, what = ZIP_ENTRY_NAME) {
   const chunks = [];
   let total = 0;
   let done = false;
@@ -47,13 +51,10 @@ function inflateCapped(data, limit) {
     }
   } catch (err) {
     if (err instanceof PayloadError) throw err;
-    throw new PayloadError(`cannot decompress ${ZIP_ENTRY_NAME}: ${err.message || err}`);
+    throw new PayloadError(`cannot decompress ${what}: ${err.message || err}`);
   }
-  if (!done) throw new PayloadError(`cannot decompress ${ZIP_ENTRY_NAME}: truncated data`);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) { out.set(c, offset); offset += c.length; }
-  return out;
+  if (!done) throw new PayloadError(`cannot decompress ${what}: truncated data`);
+  return concatBytes(...chunks);
 }
 
 /** The bytes of `certificate.json` (or the only entry) in a ZIP archive. */

@@ -1,7 +1,9 @@
 // The /verify page: camera scanning, image upload, offline trust and
 // revocation data, and the result panel.  Verification itself is
-// DivocVerifier (static/vendor/divoc-verifier.js); nothing scanned leaves the
-// device.  Strings come translated from the template (#verify-i18n).
+// DivocVerifier (static/vendor/divoc-verifier.js), for DIVOC certificates, EU
+// DCCs and SMART Health Cards; nothing scanned leaves the device, except a
+// health card of our own, sent to our server (when online) to learn whether
+// its doses were revoked.  Strings come translated from the template (#verify-i18n).
 (function () {
   'use strict';
 
@@ -192,18 +194,51 @@
   // Record the outcome (status, reason code, certificate id; nothing else) for
   // the issuer's statistics.  Fire and forget: offline, or if it fails, nothing.
   function report(result) {
-    if (!cfg.eventsUrl || navigator.onLine === false || !window.fetch) return;
+    if (!cfg.eventsUrl || navigator.onLine === false || !window.fetch || result.serverChecked) return;
     try {
       var status = result.status in T.status ? result.status : 'invalid';
+      var format = result.format in T.formats ? result.format : 'divoc';
       var first = (result.reasons || [])[0];
       var code = first && /^[a-z0-9_]{1,100}$/.test(first.code || '') ? first.code : (status === 'valid' ? '' : 'error');
-      var id = result.certificate && result.certificate.certificateId ? String(result.certificate.certificateId).slice(0, 40) : null;
+      // our certificate's id: a DIVOC credential's own, the one in our EU certificate's UVCI; none for a health card
+      var id = format === 'divoc' ? result.certificate && result.certificate.certificateId : result.certificateRef;
       fetch(cfg.eventsUrl, {
         method: 'POST', credentials: 'same-origin', keepalive: true, cache: 'no-store',
         headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({status: status, certificateId: id, reason: code}),
+        body: JSON.stringify({status: status, format: format, certificateId: id ? String(id).slice(0, 40) : null, reason: code}),
       }).catch(function () { /* statistics only */ });
     } catch (e) { /* never break verification */ }
+  }
+
+  // A health card we issued names no certificate id, so only the server can say
+  // whether its doses were revoked since: online, ask it (it records the check);
+  // offline, say that this was not checked.
+  var SERVER_REASON = /^(revoked|suspended)(?: at (\S+))?(?: until (\S+))?(?:: (.*))?$/;
+
+  function serverStatus(result) {
+    if (result.format !== 'shc' || !result.own || result.status !== 'valid') return Promise.resolve(result);
+    var unchecked = function () {
+      return Object.assign({}, result, {warnings: (result.warnings || []).concat(
+        [{code: 'status_unchecked', message: 'revocation was not checked'}])});
+    };
+    if (!cfg.verifyUrl || navigator.onLine === false || !window.fetch) return Promise.resolve(unchecked());
+    return fetch(cfg.verifyUrl + '?channel=page', {
+      method: 'POST', credentials: 'same-origin', cache: 'no-store',
+      headers: {'Content-Type': 'text/plain'}, body: result.text,
+    }).then(function (r) {
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      return r.json();
+    }).then(function (answer) {
+      var certificate = Object.assign({}, result.certificate, {
+        certificateId: answer.certificate && answer.certificate.certificateId || ''});
+      var reasons = (answer.reasons || []).map(function (message) {
+        var m = SERVER_REASON.exec(message);
+        return m ? {code: m[1], message: message, time: m[2] || '', until: m[3] || '', reason: m[4] || ''}
+          : {code: 'server', message: message};
+      });
+      return Object.assign({}, result, {status: answer.status, reasons: reasons.slice(0, 1), certificate: certificate,
+        serverChecked: true});
+    }).catch(unchecked);
   }
 
   // ------------------------------------------------------------ the result
@@ -213,6 +248,7 @@
         : r.time ? fill(T.reasons[r.code], {time: formatDate(r.time, true)}) : T.status[r.code];
       return r.reason ? text + ' ' + fill(T.reasons.revoked_reason, {reason: r.reason}) : text;
     }
+    if (r.code === 'expired' && r.time) return fill(T.reasons.expired_at, {time: formatDate(r.time, true)});
     return T.reasons[r.code] || r.message;
   }
 
@@ -254,18 +290,27 @@
       warnings.appendChild(li);
     });
 
-    var c = result.certificate;
+    var c = result.status === 'invalid' ? null : result.certificate; // never show details of a forgery
     if (c) {
+      var doses = result.format === 'shc' ? c.immunizations || [] : [];
       var values = {
-        name: c.name, age: c.age, gender: c.gender, dob: formatDate(c.dob),
-        certificateId: c.certificateId, vaccine: c.vaccine,
-        dose: c.dose && c.totalDoses ? fill(T.dose, {dose: c.dose, total: c.totalDoses}) : c.dose,
-        date: formatDate(c.date), facility: c.facility, issuer: issuerLabel(c.issuer),
+        format: T.formats[result.format] || '', name: c.name, age: c.age, gender: c.gender, dob: formatDate(c.dob),
+        certificateId: c.certificateId, vaccine: doses.length ? '' : c.vaccine,
+        dose: doses.length ? '' : c.dose && c.totalDoses ? fill(T.dose, {dose: c.dose, total: c.totalDoses}) : c.dose,
+        date: doses.length ? '' : formatDate(c.date), facility: doses.length ? '' : c.facility,
+        immunizations: doses, validUntil: formatDate(c.expiresAt, true), issuer: issuerLabel(c.issuer),
       };
       var details = node.querySelector('[data-slot="details"]');
       Array.prototype.forEach.call(details.querySelectorAll('[data-field]'), function (dd) {
         var v = values[dd.getAttribute('data-field')];
-        if (v) dd.textContent = v; else dd.parentNode.hidden = true;
+        if (Array.isArray(v)) {
+          v.forEach(function (d) {
+            var li = document.createElement('li');
+            li.textContent = [formatDate(d.date), d.vaccine, d.facility].filter(Boolean).join(' · ');
+            dd.firstElementChild.appendChild(li);
+          });
+          if (!v.length) dd.parentNode.hidden = true;
+        } else if (v) dd.textContent = v; else dd.parentNode.hidden = true;
       });
       details.hidden = false;
     }
@@ -288,9 +333,10 @@
     root.classList.toggle('is-busy', !!text);
   }
 
-  function verifyBytes(bytes) {
+  // payloads: the bytes of the QR code read (or of every QR code in an uploaded image)
+  function verifyScanned(payloads) {
     setBusy(T.scan.checking);
-    return V.verifyPayload(bytes, state.trust, state.revocations).then(showResult);
+    return V.verifyScanned(payloads, state.trust, state.revocations).then(serverStatus).then(showResult);
   }
 
   // ---------------------------------------------------------------- camera
@@ -388,7 +434,7 @@
       if (!state.scanning) return;
       if (bytes) {
         stopScan();
-        return verifyBytes(bytes);
+        return verifyScanned([bytes]);
       }
       setTimeout(scanFrame, 60);
     }, function (err) {
@@ -417,10 +463,10 @@
     setBusy(T.scan.reading);
     imageOf(file).then(function (image) {
       els.upload.value = '';
-      return V.decodeQR(image);
-    }).then(function (bytes) {
-      if (!bytes) return showResult({status: 'invalid', reasons: [{code: 'no_qr', message: 'no QR code found'}]});
-      return verifyBytes(bytes);
+      return V.decodeQRAll(image);
+    }).then(function (payloads) {
+      if (!payloads.length) return showResult({status: 'invalid', reasons: [{code: 'no_qr', message: 'no QR code found'}]});
+      return verifyScanned(payloads);
     }).catch(function (err) {
       showResult({status: 'invalid', reasons: [{code: (err && err.code) || 'error', message: String((err && err.message) || err)}]});
     });

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import re
 import subprocess
@@ -15,27 +14,15 @@ from sqlalchemy import select
 from certify.credentials.eudcc import (
     DscSigner,
     decode_hc1,
-    generate_dev_dsc,
     uvci_is_valid,
     verify_hc1,
 )
 from certify.models import Certificate
 from core.extensions import db
-from tests.certify.credentials.eudcc_support import assert_valid_dcc
+from tests.certify.credentials.eudcc_support import assert_valid_dcc, read_qr
 from tests.factories import api_client, certify_item, seed_vaccines
 
 URL = "/certificate/api/eu-certificate"
-
-
-@pytest.fixture
-def dsc(app, tmp_path, monkeypatch) -> DscSigner:
-    """A DSC in files named by EU_CERTIFICATE_*_FILE, as production configures it."""
-    key_pem, cert_pem = generate_dev_dsc("IN")
-    (tmp_path / "dsc-key.pem").write_text(key_pem)
-    (tmp_path / "dsc.pem").write_text(cert_pem)
-    monkeypatch.setitem(app.config, "EU_CERTIFICATE_PRIVATE_KEY_FILE", str(tmp_path / "dsc-key.pem"))
-    monkeypatch.setitem(app.config, "EU_CERTIFICATE_PUBLIC_KEY_FILE", str(tmp_path / "dsc.pem"))
-    return DscSigner.from_pem(key_pem, cert_pem)
 
 
 def bearer(client, roles=("fetch",)) -> dict[str, str]:
@@ -71,11 +58,6 @@ def export(client, headers, code, body=None, fmt="qr", **params):
     query = {"refId": code, "type": fmt, **params}
     return client.post(URL, query_string=query, json={"fn": "Doe", "gn": "John"} if body is None else body,
                        headers=headers)
-
-
-def read_qr(png: bytes) -> str:
-    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    return found.text
 
 
 def test_qr_is_a_png_holding_a_valid_signed_eu_certificate(app, client, dsc, issued, headers):

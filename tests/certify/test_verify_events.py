@@ -25,12 +25,18 @@ def test_records_a_page_verification(app, client):
     assert resp.status_code == 201, resp.data
     resp = client.post(URL, json={"status": "valid", "certificateId": "C1", "reason": ""})
     assert resp.status_code == 201, resp.data
+    resp = client.post(URL, json={"status": "invalid", "format": "eu-dcc", "certificateId": None, "reason": "expired"})
+    assert resp.status_code == 201, resp.data
+    resp = client.post(URL, json={"status": "valid", "format": "shc", "certificateId": None, "reason": ""})
+    assert resp.status_code == 201, resp.data
 
     rows = _events(app)
     assert [(r.channel, r.format, r.status, r.reason, r.certificate_id) for r in rows] == [
         ("page", "divoc", "revoked", "revoked", "8241356789"),
         ("page", "divoc", "invalid", "bad_signature", None),
         ("page", "divoc", "valid", "", "C1"),
+        ("page", "eu-dcc", "invalid", "expired", None),
+        ("page", "shc", "valid", "", None),
     ]
 
 
@@ -46,6 +52,7 @@ def test_records_a_page_verification(app, client):
     ({"status": "invalid", "certificateId": None, "reason": "Name: Asha Verma"}, "reason"),
     ({"status": "invalid", "certificateId": None, "reason": ["bad_signature"]}, "reason"),
     ({"status": "valid", "certificateId": None, "reason": "", "name": "Asha Verma"}, "name"),
+    ({"status": "valid", "format": "pdf", "certificateId": None, "reason": ""}, "format"),
 ])
 def test_refuses_anything_else_with_a_field_error(app, client, body, field):
     resp = client.post(URL, json=body)

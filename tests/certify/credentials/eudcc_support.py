@@ -33,3 +33,31 @@ def assert_valid_dcc(dcc: dict[str, Any]) -> None:
     assert v["ma"] in values("vaccine-mah-manf")
     assert v["co"] in values("country-2-codes")
     assert uvci_is_valid(v["ci"])
+
+
+def read_qr(png: bytes) -> str:
+    """The text of the one QR code in a PNG."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    return found.text
+
+
+def tampered_hc1(text: str) -> str:
+    """The same COSE signature over a changed payload (another date of birth)."""
+    import zlib
+
+    import cbor2
+
+    from certify.credentials.base45 import b45encode
+    from certify.credentials.eudcc import decode_hc1
+
+    message = decode_hc1(text).message
+    claims = cbor2.loads(message.payload)
+    claims[-260][1]["dob"] = "1999-01-01"
+    cose = cbor2.dumps(cbor2.CBORTag(18, [message.protected_bytes, message.unprotected, cbor2.dumps(claims),
+                                          message.signature]))
+    return "HC1:" + b45encode(zlib.compress(cose, 9))
