@@ -37,8 +37,9 @@ class NotificationsPage:
         self.page.get_by_role("button", name="Search").click()
 
     def preview(self, event: str, language: str) -> None:
-        self.page.get_by_label("Event", exact=True).select_option(label=event)
-        self.page.get_by_label("Language", exact=True).select_option(language)
+        form = self.page.locator("form.preview-form")  # the footer's language menu is labelled "Language" too
+        form.get_by_label("Event", exact=True).select_option(label=event)
+        form.get_by_label("Language", exact=True).select_option(language)
 
     @property
     def segments(self) -> Locator:
