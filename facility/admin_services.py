@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -70,31 +69,6 @@ def managed_program(user: User, program_id: int) -> Program:
 
 def all_programs() -> list[Program]:
     return list(db.session.scalars(select(Program).order_by(Program.name)))
-
-
-# --- Enrolment codes (shared with walk-in enrolment) --------------------------------------------
-
-def new_enrolment_codes(count: int) -> list[str]:
-    """``count`` fresh 10-digit preEnrollmentCodes, used by no enrolment and no certificate.
-
-    Random, so codes reveal nothing about how many people enrolled; the unique index on
-    enrolments.code is the final guard.
-    """
-    from certify.models import Certificate
-
-    codes: list[str] = []
-    while len(codes) < count:
-        wanted = count - len(codes)
-        batch = {str(10**9 + secrets.randbelow(9 * 10**9)) for _ in range(wanted + 2)} - set(codes)
-        taken = set(db.session.scalars(select(Enrolment.code).where(Enrolment.code.in_(batch))))
-        taken |= set(db.session.scalars(select(Certificate.pre_enrollment_code)
-                                        .where(Certificate.pre_enrollment_code.in_(batch))))
-        codes.extend(sorted(batch - taken)[:wanted])
-    return codes
-
-
-def new_enrolment_code() -> str:
-    return new_enrolment_codes(1)[0]
 
 
 # --- Vaccinators (facility administrator) ------------------------------------------------------

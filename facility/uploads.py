@@ -408,7 +408,9 @@ def _age_on(birth: dt.date, day: dt.date) -> int:
 
 
 def _enrol_rows(job: UploadJob, rows: list[UploadRow]) -> list[Outcome]:
-    from .admin_services import new_enrolment_codes
+    from portal.services import (
+        new_enrolment_codes,  # the portal's and the desk's code scheme
+    )
 
     program = db.session.get(Program, job.program_id) if job.program_id else None
     if program is None:

@@ -264,24 +264,40 @@ def is_enrolment_code_wellformed(code: str) -> bool:
     return len(code) == 12 and code.isdigit() and _luhn_digit(code[:-1]) == code[-1]
 
 
-def new_enrolment_code() -> str:
-    """A fresh enrolment code (the preEnrollmentCode of the member's certificates).
+def new_enrolment_codes(count: int) -> list[str]:
+    """``count`` fresh enrolment codes (the preEnrollmentCode of the member's certificates), one
+    scheme for the portal, the facility desk and pre-enrolment uploads.
 
-    12 digits: 11 random (about 36 bits, no leading zero) and a Luhn check digit that catches
-    a mistyped digit or swapped neighbours at a facility desk. A code already used by an
-    enrolment, a certificate or a certify request (source systems bring their own codes) is
-    never handed out; the unique index on enrolments.code is the last line.
+    12 digits: 11 random (about 36 bits, no leading zero, revealing nothing about how many people
+    enrolled) and a Luhn check digit that catches a mistyped digit or swapped neighbours at a
+    facility desk. A code already used by an enrolment, a certificate or a certify request
+    (source systems bring their own codes) is never handed out; the unique index on
+    enrolments.code is the last line. Taken codes are looked up once per batch.
     """
+    codes: list[str] = []
     for _attempt in range(20):
-        body = str(10**10 + secrets.randbelow(9 * 10**10))
-        code = body + _luhn_digit(body)
-        taken = db.session.scalar(select(
-            exists().where(Enrolment.code == code)
-            | exists().where(Certificate.pre_enrollment_code == code)
-            | exists().where(CertifyRequest.pre_enrollment_code == code)))
-        if not taken:
-            return code
-    raise RuntimeError("could not find an unused enrolment code")  # pragma: no cover - 20 collisions
+        wanted = count - len(codes)
+        if wanted <= 0:
+            break
+        batch: set[str] = set()
+        while len(batch) < wanted:
+            body = str(10**10 + secrets.randbelow(9 * 10**10))
+            batch.add(body + _luhn_digit(body))
+        batch -= set(codes)
+        taken = set(db.session.scalars(select(Enrolment.code).where(Enrolment.code.in_(batch))))
+        taken |= set(db.session.scalars(select(Certificate.pre_enrollment_code)
+                                        .where(Certificate.pre_enrollment_code.in_(batch))))
+        taken |= set(db.session.scalars(select(CertifyRequest.pre_enrollment_code)
+                                        .where(CertifyRequest.pre_enrollment_code.in_(batch))))
+        codes.extend(sorted(batch - taken)[:wanted])
+    if len(codes) < count:
+        raise RuntimeError("could not find unused enrolment codes")  # pragma: no cover - 20 full collisions
+    return codes
+
+
+def new_enrolment_code() -> str:
+    """One fresh enrolment code (see :func:`new_enrolment_codes`)."""
+    return new_enrolment_codes(1)[0]
 
 
 def enrol(member: Member, program: Program, *, birth_year: int, comorbidities: Sequence[str] = (),

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +11,7 @@ from sqlalchemy import func, select
 from certify import config_store
 from core.errors import Forbidden, NotFound, ValidationError
 from core.extensions import db
-from core.models import Enrolment, FacilityProgram, Member, OutboxMessage, User, Vaccine
+from core.models import FacilityProgram, OutboxMessage, User, Vaccine
 from facility import admin_services as svc
 from facility import analytics, uploads
 from tests.factories import certify_item, seed_vaccines
@@ -29,23 +28,6 @@ def ctx(app):
 
 def field_of(exc: pytest.ExceptionInfo) -> str:
     return exc.value.fields[0].path
-
-
-def test_enrolment_codes_are_ten_digits_and_skip_codes_in_use(ctx, monkeypatch):
-    m = Member(mobile="9811100001", name="A")
-    db.session.add(m)
-    db.session.flush()
-    program = fx.program()
-    db.session.add(Enrolment(code="1000000007", member_id=m.id, program_id=program.id))
-    db.session.flush()
-    drawn = iter([7, 7, 8, 7, 9, 10, 11, 12])  # 10**9 + n; 7 is taken
-    monkeypatch.setattr(svc.secrets, "randbelow", lambda _n: next(drawn))
-    codes = svc.new_enrolment_codes(2)
-    assert "1000000007" not in codes and len(set(codes)) == 2
-    assert all(re.fullmatch(r"[1-9]\d{9}", c) for c in codes)
-    monkeypatch.undo()
-    many = svc.new_enrolment_codes(500)
-    assert len(set(many)) == 500
 
 
 def test_own_facility_and_managed_programs(ctx):

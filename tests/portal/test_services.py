@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from certify import lifecycle
+from certify.models import CertifyRequest
 from core import jobs
 from core.errors import NotFound, ValidationError
 from core.extensions import db
@@ -195,6 +196,26 @@ def test_a_new_code_never_reuses_a_source_systems_code(ctx, monkeypatch):
     monkeypatch.setattr(secrets, "randbelow", lambda _n: next(draws))  # only where the dice fall
     code = services.new_enrolment_code()
     assert code == "23456789012" + services._luhn_digit("23456789012")
+
+
+def test_a_batch_of_codes_skips_every_code_in_use(ctx, monkeypatch):
+    """Pre-enrolment uploads draw many codes at once: none is an enrolment's, a certificate's or a
+    certify request's code, none repeats, and all carry the check digit."""
+    def code(n: int) -> str:
+        body = str(10**10 + n)
+        return body + services._luhn_digit(body)
+
+    program = f.program("COVID-19")
+    db.session.add(Enrolment(code=code(1), member_id=f.member(A, "Asha").id, program_id=program.id))
+    f.certificate(code(2))
+    db.session.add(CertifyRequest(pre_enrollment_code=code(3), dose=1, event_key="e", payload={}))
+    db.session.flush()
+    draws = iter([1, 2, 3, 4, 4, 5, 6])  # three taken, then a repeat within the batch
+    monkeypatch.setattr(secrets, "randbelow", lambda _n: next(draws))
+    assert services.new_enrolment_codes(3) == [code(4), code(5), code(6)]
+    monkeypatch.undo()
+    many = services.new_enrolment_codes(500)
+    assert len(set(many)) == 500 and all(services.is_enrolment_code_wellformed(c) for c in many)
 
 
 # --- the dashboard and downloads ----------------------------------------------------------------
