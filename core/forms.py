@@ -1,10 +1,26 @@
-"""Sign-in forms (CSRF-protected by Flask-WTF)."""
+"""Sign-in forms (CSRF-protected by Flask-WTF), and form helpers the portal and the facility app share."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
+from wtforms import HiddenField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+def choices(pairs, placeholder: object = None) -> list[SelectChoice]:
+    """``(value, label)`` pairs as SelectChoice (tuples are deprecated in WTForms 3.3), after a
+    "Choose…" option whose value is ``placeholder`` ("" for text fields, 0 for ids) when given."""
+    head = [SelectChoice(placeholder, _l("Choose…"))] if placeholder is not None else []
+    return head + [SelectChoice(value, label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes (one per choice) instead of a multi-select box."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class MobileForm(FlaskForm):

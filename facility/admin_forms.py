@@ -12,9 +12,7 @@ from wtforms import (
     DecimalField,
     HiddenField,
     IntegerField,
-    SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
@@ -28,7 +26,8 @@ from wtforms.validators import (
     Optional,
     Regexp,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
+
+from core.forms import MultiCheckboxField, choices
 
 ICD11_CODE = re.compile(r"^[0-9A-Z]{4,8}(\.[0-9A-Z]+)?$")  # the map:icd11 document's rule
 MOBILE = Regexp(r"^\s*\+?[0-9][0-9\s\-()]{8,18}\s*$", message=_l("Enter a mobile number of 10 to 15 digits."))
@@ -37,32 +36,20 @@ MAX_LOGO_BYTES = 256 * 1024
 MAX_TRAINING_BYTES = 2 * 1024 * 1024
 CSV_MAX_BYTES = 8 * 1024 * 1024
 
-def options(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms choices."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
-FACILITY_ROLE_CHOICES = options([
+FACILITY_ROLE_CHOICES = choices([
     ("facility_staff", _l("Facility staff")),
     ("vaccinator", _l("Vaccinator")),
     ("certificate_printer", _l("Certificate printer")),
     ("facility_admin", _l("Facility administrator")),
 ])
-ALL_ROLE_CHOICES = options([("system_admin", _l("System administrator")),
+ALL_ROLE_CHOICES = choices([("system_admin", _l("System administrator")),
                             ("program_admin", _l("Program administrator"))]) + FACILITY_ROLE_CHOICES
-WEEKDAYS = options([(0, _l("Monday")), (1, _l("Tuesday")), (2, _l("Wednesday")), (3, _l("Thursday")),
+WEEKDAYS = choices([(0, _l("Monday")), (1, _l("Tuesday")), (2, _l("Wednesday")), (3, _l("Thursday")),
             (4, _l("Friday")), (5, _l("Saturday")), (6, _l("Sunday"))])
-ADMINISTRATION_CHOICES = options([("intramuscular", _l("Intramuscular")), ("subcutaneous", _l("Subcutaneous")),
+ADMINISTRATION_CHOICES = choices([("intramuscular", _l("Intramuscular")), ("subcutaneous", _l("Subcutaneous")),
                           ("intradermal", _l("Intradermal")), ("oral", _l("Oral")),
                           ("intranasal", _l("Intranasal"))])
-CATEGORY_CHOICES = options([("", _l("Any type")), ("government", _l("Government")), ("private", _l("Private"))])
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A list of checkboxes (one per choice) instead of a multi-select box."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+CATEGORY_CHOICES = choices([("", _l("Any type")), ("government", _l("Government")), ("private", _l("Private"))])
 
 
 def lines(text: str | None) -> list[str]:
@@ -165,7 +152,7 @@ class FacilityFilterForm(FlaskForm):
     district = SelectField(_l("District"), validators=[Optional()])
     category = SelectField(_l("Type of facility"), choices=CATEGORY_CHOICES, validators=[Optional()])
     status = SelectField(_l("Status in the program"), validators=[Optional()],
-                         choices=options([("", _l("Any status")), ("active", _l("Active")),
+                         choices=choices([("", _l("Any status")), ("active", _l("Active")),
                                           ("inactive", _l("Inactive"))]))
 
 

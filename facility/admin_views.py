@@ -26,6 +26,7 @@ from flask_login import current_user
 
 from core import jobs
 from core.errors import NotFound, ValidationError
+from core.forms import choices
 from core.roles import roles_required
 
 from . import admin_services as svc
@@ -44,7 +45,6 @@ from .admin_forms import (
     VaccinatorForm,
     VaccineForm,
     lines,
-    options,
 )
 from .models import (
     UPLOAD_CERTIFICATES,
@@ -153,7 +153,7 @@ def admin_vaccinators():
 
 def _vaccinator_form(facility_id: int, vaccinator=None) -> VaccinatorForm:
     form = VaccinatorForm(obj=vaccinator if request.method == "GET" else None)
-    form.program_ids.choices = options([(p.id, p.name) for p in svc.all_programs()])
+    form.program_ids.choices = choices([(p.id, p.name) for p in svc.all_programs()])
     if vaccinator is not None and request.method == "GET":
         form.program_ids.data = list(vaccinator.program_ids or [])
         if vaccinator.training_certificate and not vaccinator.training_certificate.startswith("data:"):
@@ -301,7 +301,7 @@ def admin_slot_edit(program_id: int):
 def admin_beneficiaries():
     facility = svc.own_facility(current_user)
     form = PeriodForm(request.args)
-    form.program_id.choices = options([(0, _("All programs"))] + [(p.id, p.name) for p in svc.all_programs()])
+    form.program_id.choices = choices([(0, _("All programs"))] + [(p.id, p.name) for p in svc.all_programs()])
     today = _today()
     if not request.args:
         form.start.data, form.end.data = today - dt.timedelta(days=30), today + dt.timedelta(days=30)
@@ -339,7 +339,7 @@ def _upload_form(kind: str):
     if kind == UPLOAD_ENROLMENTS:
         scope = _upload_scope(kind)
         programs = uploads.active_programs_for(scope["facility_id"]) if "facility_id" in scope else svc.all_programs()
-        form.program_id.choices = options([(p.id, p.name) for p in programs])
+        form.program_id.choices = choices([(p.id, p.name) for p in programs])
     return form
 
 
@@ -429,9 +429,9 @@ def admin_facility_activation_home():
 def _filter_form() -> FacilityFilterForm:
     form = FacilityFilterForm(request.args)
     states, districts = svc.region_options()
-    form.state.choices = options([("", _("Any state"))] + [(s, s) for s in states])
+    form.state.choices = choices([("", _("Any state"))] + [(s, s) for s in states])
     chosen = form.state.data or ""
-    form.district.choices = options([("", _("Any district"))]
+    form.district.choices = choices([("", _("Any district"))]
                                     + [(d, d) for s, d in districts if not chosen or s == chosen])
     return form
 
@@ -456,7 +456,7 @@ def admin_facility_activation(program_id: int):
 def admin_facility_activation_update(program_id: int):
     program = svc.managed_program(current_user, program_id)
     filters, bulk = _filter_form(), FacilityBulkForm()
-    bulk.facility_ids.choices = options([(f.facility.id, f.facility.name) for f in svc.program_facilities(program)])
+    bulk.facility_ids.choices = choices([(f.facility.id, f.facility.name) for f in svc.program_facilities(program)])
     message = ""
     if bulk.validate_on_submit():
         ids, action = bulk.facility_ids.data or [], bulk.action.data
@@ -495,7 +495,7 @@ def admin_programs():
 
 def _program_form(program=None) -> ProgramForm:
     form = ProgramForm(obj=program if request.method == "GET" else None)
-    form.vaccine_ids.choices = options([(v.id, v.name) for v in svc.all_vaccines()])
+    form.vaccine_ids.choices = choices([(v.id, v.name) for v in svc.all_vaccines()])
     if program is not None and request.method == "GET":
         form.comorbidities.data = "\n".join(program.comorbidities or [])
         form.side_effects.data = "\n".join(program.side_effects or [])
@@ -549,7 +549,7 @@ def admin_vaccines():
 def admin_vaccine_edit(vaccine_id: int | None):
     vaccine = svc.get_vaccine(vaccine_id) if vaccine_id else None
     form = VaccineForm(obj=vaccine if request.method == "GET" else None)
-    form.program_id.choices = options([(0, _("No program"))] + [(p.id, p.name) for p in svc.all_programs()])
+    form.program_id.choices = choices([(0, _("No program"))] + [(p.id, p.name) for p in svc.all_programs()])
     if vaccine is not None and request.method == "GET":
         form.denied_batches.data = "\n".join(vaccine.denied_batches or [])
         form.icd11_code.data, form.icd11_term.data = svc.effective_icd11(vaccine)
@@ -585,9 +585,9 @@ def admin_users():
 def admin_user_edit(user_id: int | None):
     user = svc.get_user(user_id) if user_id else None
     form = UserForm(obj=user if request.method == "GET" else None)
-    form.facility_id.choices = options([(0, _("No facility"))] + [(f.id, f"{f.name} ({f.code})")
+    form.facility_id.choices = choices([(0, _("No facility"))] + [(f.id, f"{f.name} ({f.code})")
                                                                   for f in svc.facilities_for_choice()])
-    form.program_ids.choices = options([(p.id, p.name) for p in svc.all_programs()])
+    form.program_ids.choices = choices([(p.id, p.name) for p in svc.all_programs()])
     if user is not None and request.method == "GET":
         form.roles.data = user.roles.split()
         form.program_ids.data = svc.user_program_ids(user.id)
@@ -621,7 +621,7 @@ def analytics():
     form = PeriodForm(request.args)
     admin = current_user.has_role("system_admin", "program_admin")
     programs = svc.managed_programs(current_user) if admin else svc.all_programs()
-    form.program_id.choices = options([(0, _("All programs"))] + [(p.id, p.name) for p in programs])
+    form.program_id.choices = choices([(0, _("All programs"))] + [(p.id, p.name) for p in programs])
     today = _today()
     data = None
     tz = current_app.config["CERTIFICATE_TIMEZONE"]

@@ -12,10 +12,8 @@ from wtforms import (
     HiddenField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -24,7 +22,8 @@ from wtforms.validators import (
     Optional,
     Regexp,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
+
+from core.forms import MultiCheckboxField, choices
 
 ID_TYPE_LABELS = (
     ("aadhaar", _l("Aadhaar")),
@@ -45,13 +44,6 @@ _REQUIRED = _l("This field is required.")
 _FROM_LIST = _l("Choose one from the list.")
 
 
-def choices(pairs, placeholder: object = None) -> list[SelectChoice]:
-    """``(value, label)`` pairs as SelectChoice (tuples are deprecated in WTForms 3.3), after a
-    "Choose…" option whose value is ``placeholder`` ("" for text fields, 0 for ids) when given."""
-    head = [SelectChoice(placeholder, _l("Choose…"))] if placeholder is not None else []
-    return head + [SelectChoice(value, label) for value, label in pairs]
-
-
 class VerifyForm(FlaskForm):
     """The enrolment code, typed or filled in by the QR scanner."""
 
@@ -66,11 +58,6 @@ class QueueAddForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something (leave the queue): only the CSRF token."""
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class WalkInForm(FlaskForm):

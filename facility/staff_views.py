@@ -29,6 +29,7 @@ from certify import services as certify_services
 from core import auth, jobs
 from core.errors import FieldError, Forbidden, Unauthorized, ValidationError
 from core.extensions import db, htmx
+from core.forms import choices
 from core.models import Facility, iso_utc
 from core.roles import ROLES, roles_required
 
@@ -42,7 +43,6 @@ from .forms import (
     VaccinationForm,
     VerifyForm,
     WalkInForm,
-    choices,
 )
 
 #: Verify, enrol walk-ins, run the queue and record vaccinations.

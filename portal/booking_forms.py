@@ -7,7 +7,6 @@ from wtforms import (
     HiddenField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
 )
 from wtforms.validators import (
@@ -17,7 +16,9 @@ from wtforms.validators import (
     Optional,
     Regexp,
 )
-from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+from wtforms.widgets import HiddenInput
+
+from core.forms import MultiCheckboxField
 
 
 class SearchForm(FlaskForm):
@@ -40,11 +41,6 @@ class SearchForm(FlaskForm):
             self.pincode.errors.append(_l("Enter a pincode or a district."))
             return False
         return valid
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class BookForm(FlaskForm):

@@ -11,9 +11,7 @@ from wtforms import (
     DateField,
     IntegerField,
     RadioField,
-    SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
 )
 from wtforms.validators import (
@@ -24,7 +22,8 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
+
+from core.forms import MultiCheckboxField, choices
 
 from .services import MemberDetails
 
@@ -39,20 +38,8 @@ ID_TYPES = [
 ]
 
 
-def choices(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms choices."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MOBILE = r"^\+?[0-9]{10,15}$"
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """Checkboxes for a multiple choice (symptoms, conditions)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _year_bounds() -> tuple[int, int]:
