@@ -43,7 +43,10 @@ run: deps
 	$(BIN)/flask db upgrade
 	$(BIN)/flask certify seed
 	@echo "Demo API client (id and secret): instance/demo-client.json"; cat instance/demo-client.json; echo
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	@echo "Demo sign-ins at http://127.0.0.1:5000/login (one-time codes are printed below, SMS_BACKEND=console):"
+	@echo "  1691742639  citizen (portal; pre-enrolled as 987456126)"
+	@$(BIN)/flask facility demo-users
+	SMS_BACKEND=$${SMS_BACKEND:-console} EMAIL_BACKEND=$${EMAIL_BACKEND:-console} $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 ## make test: the full suite against PostgreSQL and Redis (fails if either is unreachable)
 test: test-deps

@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config_mod.load(config))
     app.config["SECRET_KEY"] = _secret_key(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # a line per CSS parse otherwise
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("facility", __name__, url_prefix="/facility")
 
-from . import admin_views, models, notifications, staff_views, views  # noqa: E402,F401
+from . import admin_views, cli, models, notifications, staff_views, views  # noqa: E402,F401

@@ -563,7 +563,7 @@ def user_program_ids(user_id: int) -> list[int]:
     return list(db.session.scalars(select(ProgramAdmin.program_id).where(ProgramAdmin.user_id == user_id)))
 
 
-def save_user(acting: User, *, mobile: str, name: str, roles: Sequence[str], facility_id: int | None,
+def save_user(acting: User | None, *, mobile: str, name: str, roles: Sequence[str], facility_id: int | None,
               program_ids: Sequence[int], employee_id: str, active: bool, user_id: int | None = None) -> User:
     from core.roles import ROLES
 
@@ -583,7 +583,7 @@ def save_user(acting: User, *, mobile: str, name: str, roles: Sequence[str], fac
     user = get_user(user_id) if user_id else (owner or User(mobile=mobile))
     if owner is not None and owner.id != user.id:
         raise _invalid("mobile", _("Another account uses this mobile number."))
-    if user.id == acting.id and ("system_admin" not in roles or not active):
+    if acting is not None and user.id == acting.id and ("system_admin" not in roles or not active):
         raise _invalid("roles", _("You cannot remove your own administrator role or disable yourself."))
     user.mobile, user.name, user.employee_id = mobile, name.strip(), employee_id.strip()
     user.roles = " ".join(r for r in ROLES if r in roles)
