@@ -57,6 +57,10 @@ def _lookup(name: str) -> Job:
 
 def execute(name: str, *args: Any) -> Any:
     """Run a job in its own transaction: commit on success, roll back on error."""
+    return _run(name, args, release_session=True)
+
+
+def _run(name: str, args: tuple, release_session: bool) -> Any:
     job_ = _lookup(name)
     try:
         result = job_.func(*args)
@@ -66,7 +70,8 @@ def execute(name: str, *args: Any) -> Any:
         rollback()
         raise
     finally:
-        db.session.remove()
+        if release_session:  # a worker's job; an inline job shares the request's session
+            db.session.remove()
 
 
 def commit() -> None:
@@ -112,8 +117,8 @@ def backlog_since(queue: str) -> dt.datetime | None:
 def _send(job_: Job, args: tuple) -> None:
     conn = redis_connection()
     if conn is None:
-        try:
-            execute(job_.name, *args)
+        try:  # the request goes on with its objects after the commit, so they stay in its session
+            _run(job_.name, args, release_session=False)
         except Exception:  # the rows stay pending; a sweep retries them
             logger.exception("inline job %s failed", job_.name)
         return

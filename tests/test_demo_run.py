@@ -1,0 +1,114 @@
+"""What `make run` serves: SQLite, no Redis (jobs run inline in the web process), the demo seed
+and the demo accounts. Everyone signs in with the real OTP forms, a source system certifies
+with the demo client, and the citizen finds the certificate in the portal."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import OutboxMessage
+
+DEMO_SIGN_INS = {  # mobile -> (purpose, the page they land on)
+    "9000000100": ("facility", "/facility/admin/"),
+    "9000000101": ("facility", "/facility/admin/program-facilities"),
+    "9000000102": ("facility", "/facility/admin/vaccinators"),
+    "9000000103": ("facility", "/facility/queue"),
+    "9000000104": ("facility", "/facility/print"),
+    "1691742639": ("portal", "/portal/"),
+}
+
+
+@pytest.fixture
+def demo_app(tmp_path, key_dir):
+    from certify.shc_exports import write_shc_key
+    from core import create_app
+
+    write_shc_key(str(tmp_path / "shc.pem"))
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "demo-secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.db'}",
+        "REDIS_URL": None,  # inline jobs, as make run
+        "CERTIFICATE_BASE_URL": "http://127.0.0.1:5000",
+        "CERTIFICATE_PRIVATE_KEY_FILE": str(key_dir / "ed25519.pem"),
+        "SHC_PRIVATE_KEY_FILE": str(tmp_path / "shc.pem"),
+        "WTF_CSRF_ENABLED": False,
+    })
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.session.remove()
+    runner = app.test_cli_runner()
+    for args in (["certify", "seed"], ["facility", "demo-users"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def sign_in(app, client, mobile: str, purpose: str, next_path: str) -> None:
+    resp = client.post(f"/login?purpose={purpose}&next={next_path}", data={"mobile": mobile, "next": next_path})
+    assert resp.status_code == 302 and "/login/code" in resp.headers["Location"], resp.get_data(as_text=True)[:500]
+    with app.app_context():
+        body = db.session.scalars(select(OutboxMessage.body).where(OutboxMessage.to == mobile)
+                                  .order_by(OutboxMessage.id.desc())).first()
+        db.session.remove()
+    code = re.search(r"\b(\d{6})\b", body).group(1)
+    resp = client.post(resp.headers["Location"], data={"code": code, "next": next_path})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(next_path), resp.headers.get("Location")
+
+
+@pytest.mark.parametrize("mobile", list(DEMO_SIGN_INS))
+def test_every_demo_account_signs_in_and_reaches_its_page(demo_app, mobile):
+    purpose, page = DEMO_SIGN_INS[mobile]
+    client = demo_app.test_client()
+    sign_in(demo_app, client, mobile, purpose, page)
+    assert client.get(page, follow_redirects=True).status_code == 200
+
+
+def test_the_readme_example_reaches_the_citizen_with_jobs_inline(demo_app):
+    client = demo_app.test_client()
+    with demo_app.app_context():
+        from core.models import ApiClient
+
+        assert db.session.scalar(select(ApiClient).where(ApiClient.name == "demo-source-system"))
+        db.session.remove()
+    from core import auth
+
+    with demo_app.app_context():
+        api_client, secret = auth.create_client("readme", ["certify"])
+        client_id = api_client.client_id
+        db.session.commit()
+        db.session.remove()
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
+                                              "client_secret": secret}).json["access_token"]
+    item = {"preEnrollmentCode": "987456126",
+            "recipient": {"name": "John Doe", "dob": "1987-04-21", "gender": "Male", "nationality": "Indian",
+                          "identity": "872550100V", "contact": ["tel:1691742639"]},
+            "vaccination": {"name": "Covishield", "batch": "41202025", "manufacturer": "Serum Institute of India",
+                            "date": "2021-10-17T13:10", "effectiveStart": "2021-10-25",
+                            "effectiveUntil": "2022-10-24", "dose": 1, "totalDoses": 2},
+            "vaccinator": {"name": "Bartjan Verduijn"}, "facility": {"name": "MOH Gothatuwa"}}
+    resp = client.post("/v3/certify", data=json.dumps([item]), content_type="application/json",
+                       headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 202 and resp.json["accepted"] == 1, resp.json
+    listed = client.get("/v1/certificates?preEnrollmentCode=987456126", headers={"Authorization": f"Bearer {token}"})
+    [cert] = listed.json["certificates"]
+    assert cert["status"] == "valid"  # signed inline, in the request that accepted it
+
+    citizen = demo_app.test_client()
+    sign_in(demo_app, citizen, "1691742639", "portal", "/portal/")
+    dashboard = citizen.get("/portal/").get_data(as_text=True)
+    assert "John Doe" in dashboard and cert["certificateId"] in dashboard
+    with demo_app.app_context():
+        issued = db.session.scalars(select(OutboxMessage.body).where(OutboxMessage.to == "1691742639",
+                                                                     OutboxMessage.event == "certificate_issued")).all()
+        db.session.remove()
+    assert len(issued) == 1 and "/portal/c/987456126" in issued[0]
