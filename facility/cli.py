@@ -21,6 +21,7 @@ from core.roles import ROLES
 
 from . import admin_services as svc
 from . import bp
+from .models import Vaccinator
 
 #: mobile, name, roles, facility code (demo data from certify seed), program admin?
 DEMO_USERS = (
@@ -94,8 +95,13 @@ def list_users(role: str | None) -> None:
 
 @bp.cli.command("demo-users")
 def demo_users() -> None:
-    """Add the demo staff and administrator accounts (idempotent; run after ``certify seed``)."""
+    """Add the demo staff and administrator accounts, and a vaccinator for the desk to record
+    (idempotent; run after ``certify seed``)."""
     program_ids = list(db.session.scalars(select(Program.id).order_by(Program.id).limit(1)))
+    demo_facility = _facility_id("DEMO-001")
+    if db.session.scalar(select(Vaccinator).where(Vaccinator.facility_id == demo_facility)) is None:
+        db.session.add(Vaccinator(facility_id=demo_facility, name="Dr. Meera Nair", mobile="9000000103",
+                                  licence_number="DEMO-MCI-0001", program_ids=program_ids, active=True))
     for mobile, name, roles, facility_code, runs_program in DEMO_USERS:
         if db.session.scalar(select(User).where(User.mobile == mobile)) is None:
             svc.save_user(None, mobile=mobile, name=name, roles=roles, facility_id=_facility_id(facility_code),

@@ -112,3 +112,30 @@ def test_the_readme_example_reaches_the_citizen_with_jobs_inline(demo_app):
                                                                      OutboxMessage.event == "certificate_issued")).all()
         db.session.remove()
     assert len(issued) == 1 and "/portal/c/987456126" in issued[0]
+
+
+def test_the_demo_desk_records_dose_2_with_jobs_inline(demo_app):
+    """The demo vaccinator gives the README's beneficiary dose 2 at the demo hospital: the
+    certificate is signed in the same request, inline."""
+    from certify.models import Certificate
+
+    test_the_readme_example_reaches_the_citizen_with_jobs_inline(demo_app)
+    desk = demo_app.test_client()
+    sign_in(demo_app, desk, "9000000103", "facility", "/facility/")
+    resp = desk.post("/facility/queue", data={"code": "987456126"})
+    assert resp.status_code in (200, 302, 303), resp.status_code
+    page = desk.get("/facility/queue").get_data(as_text=True)
+    entry = re.search(r"/facility/queue/(\d+)/vaccinate", page)
+    assert entry, page[-2000:]
+    form = desk.get(entry.group(0)).get_data(as_text=True)
+    vaccinator = re.search(r'<option value="(\d+)"[^>]*>Dr. Meera Nair', form)
+    vaccine = re.search(r'<option value="(\d+)"[^>]*>Covishield', form)
+    assert vaccinator and vaccine, form
+    resp = desk.post(entry.group(0), data={"vaccinator": vaccinator.group(1), "vaccine": vaccine.group(1),
+                                           "batch": "4120Z025", "dose": "2"})
+    assert resp.status_code in (302, 303), resp.get_data(as_text=True)[-3000:]
+    with demo_app.app_context():
+        doses = db.session.scalars(select(Certificate.dose).where(Certificate.pre_enrollment_code == "987456126")
+                                   .order_by(Certificate.dose)).all()
+        db.session.remove()
+    assert doses == [1, 2]
