@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
@@ -328,6 +329,10 @@ def enrol(member: Member, program: Program, *, birth_year: int, comorbidities: S
                           comorbidities=list(comorbidities), facility_id=facility_id)
     db.session.add(enrolment)
     db.session.flush()
+    # the code by SMS to the account's number: the citizen shows it at the desk (walk-ins too)
+    notify.notify("enrolment_registered", to_mobile=member.mobile, language=str(get_locale()),
+                  key=f"enrolment:{enrolment.code}", program_id=program.id, reference=enrolment.code,
+                  context={"name": member.name, "program": program.name, "code": enrolment.code})
     return enrolment
 
 

@@ -139,3 +139,40 @@ def test_the_demo_desk_records_dose_2_with_jobs_inline(demo_app):
                                    .order_by(Certificate.dose)).all()
         db.session.remove()
     assert doses == [1, 2]
+
+
+def test_a_new_citizen_adds_a_member_registers_and_books_with_jobs_inline(demo_app):
+    citizen = demo_app.test_client()
+    sign_in(demo_app, citizen, "9812345670", "portal", "/portal/")
+    member = {"name": "Meena Devi", "gender": "Female", "birth_year": "1975", "birth_date": "", "id_type": "aadhaar",
+              "id_number": "5555 6666 7777", "address_line": "7 Canal Road", "district": "Demo District",
+              "state": "Demo State", "pincode": "560001", "contact": "9812345670", "email": ""}
+    resp = citizen.post("/portal/members/new", data=member)
+    assert resp.status_code == 303, resp.get_data(as_text=True)[-2000:]
+    register = resp.headers["Location"]
+    page = citizen.get(register).get_data(as_text=True)
+    program_id = re.search(r'name="program"[^>]*value="(\d+)"|value="(\d+)"[^>]*name="program"', page)
+    program_id = next(g for g in program_id.groups() if g)
+    resp = citizen.post(register, data={"program": program_id, "birth_year": "1975"})
+    assert resp.status_code == 303, resp.get_data(as_text=True)[-2000:]
+    with demo_app.app_context():
+        from core.models import Enrolment
+
+        code = db.session.scalar(select(Enrolment.code).join(Enrolment.member).where(
+            Enrolment.member.has(name="Meena Devi")))
+        sms = db.session.scalars(select(OutboxMessage.body).where(OutboxMessage.to == "9812345670")).all()
+        db.session.remove()
+    assert code and any(code in body for body in sms)  # the enrolment SMS went out inline
+
+    search = citizen.get(f"/portal/book?program={program_id}&pincode=560001").get_data(as_text=True)
+    facility = re.search(r"/portal/book/facilities/(\d+)[^\"]*", search)
+    assert facility, search[-3000:]
+    slots = citizen.get(facility.group(0).replace("&amp;", "&")).get_data(as_text=True)
+    slot = re.search(r"/portal/book/slots/(\d+)", slots)
+    assert slot, slots[-3000:]
+    form = citizen.get(slot.group(0)).get_data(as_text=True)
+    member_id = re.search(r'name="members"[^>]*value="(\d+)"|value="(\d+)"[^>]*name="members"', form)
+    resp = citizen.post(slot.group(0), data={"members": next(g for g in member_id.groups() if g)})
+    assert resp.status_code in (302, 303), resp.get_data(as_text=True)[-2000:]
+    appointments = citizen.get("/portal/appointments").get_data(as_text=True)
+    assert "Meena Devi" in appointments and "District Hospital, Demo Town" in appointments

@@ -68,6 +68,8 @@ class Event:
 _SAMPLE_LINK = "https://divoc.example/certificate/api/certificatePDF/987456126?dose=1&lang=en"
 EVENTS: dict[str, Event] = {e.name: e for e in (
     Event("otp", _l("Sign-in code"), {"code": "123456", "minutes": 5}, quiet_hours=False),
+    Event("enrolment_registered", _l("Registered for a program"),
+          {"name": "Asha Devi", "program": "COVID-19 Vaccination", "code": "987456126012"}),
     Event("certificate_issued", _l("Certificate issued"),
           {"name": "Asha Devi", "dose": 1, "total_doses": 2, "kind": "vaccination", "vaccine": "Covishield",
            "code": "987456126", "link": _SAMPLE_LINK}),

@@ -225,6 +225,19 @@ def test_an_eligible_member_gets_an_enrolment_code(app, client, family):
     assert f"Enrolment code: {code[:4]} {code[4:8]} {code[8:]}." in text(client.get("/portal/"))
 
 
+def test_the_enrolment_code_is_sent_by_sms_in_the_pages_language(app, client, family):
+    program_id = new_program(app, "Booster", min_age=18)
+    resp = client.post(f"/portal/members/{family['ravi']}/register?lang=hi",
+                       data={"program": program_id, "birth_year": "1982"})
+    assert resp.status_code == 303
+    with app.app_context():
+        code = db.session.scalar(select(Enrolment.code).where(Enrolment.program_id == program_id))
+        [sms] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.event == "enrolment_registered")).all()
+        assert (sms.to, sms.language, sms.reference) == (A, "hi", code)
+        assert f"नामांकन कोड {code}" in sms.body and "Ravi Verma" in sms.body and "Booster" in sms.body
+        db.session.remove()
+
+
 def test_an_ineligible_member_gets_the_reason(app, client, family):
     program_id = new_program(app, "Seniors", min_age=60)
     resp = client.post(f"/portal/members/{family['ravi']}/register",
