@@ -21,7 +21,7 @@ from sqlalchemy.orm import defer
 from core import jobs
 from core.errors import FieldError, NotFound, ValidationError
 from core.extensions import db
-from core.models import Vaccine, utcnow
+from core.models import Appointment, Enrolment, Vaccine, utcnow
 
 from . import notifications, signing, tasks
 from .models import (
@@ -189,8 +189,22 @@ def accept_certify_batch(body: Any, client_id: str | None, kind: str = VACCINATI
         else:
             results[i] = ItemResult(i, key[0], dose, "duplicate",
                                     message=f"a request for this {k.noun} is already being processed")
+    if kind == VACCINATION and inserted:
+        complete_appointments({(key[0], k.dose(body[seen[key]])) for key in inserted})
     schedule_signing(sorted(inserted.values()))
     return [r for r in results if r is not None]
+
+
+def complete_appointments(doses: set[tuple[str, int]]) -> None:
+    """A dose accepted for certification was given: its booked appointment (enrolment code,
+    dose) is completed, wherever the dose was recorded (the desk, the API, a CSV upload)."""
+    codes = {code for code, _ in doses}
+    for appointment, code in db.session.execute(
+            select(Appointment, Enrolment.code).join(Enrolment, Enrolment.id == Appointment.enrolment_id)
+            .where(Enrolment.code.in_(codes), Appointment.status == "booked")):
+        if (code, appointment.dose) in doses:
+            appointment.status = "completed"
+    db.session.flush()
 
 
 def schedule_signing(request_ids: Sequence[int]) -> None:

@@ -568,11 +568,7 @@ def record_vaccination(facility: Facility, user: User, entry_id: int, *, vaccina
     if result.status != "accepted":
         raise _fail("dose", _("Dose %(dose)d was already certified for this beneficiary a moment ago.", dose=dose))
     entry.status, entry.finished_at, entry.dose, entry.certificate_code = VACCINATED, now, dose, entry.enrolment.code
-    for appointment in db.session.scalars(select(Appointment).where(
-            Appointment.enrolment_id == entry.enrolment_id, Appointment.dose == dose,
-            Appointment.status == "booked")):
-        appointment.status = "completed"
-    db.session.flush()
+    db.session.flush()  # the dose's booked appointment was completed by accept_certify_batch
     return entry
 
 

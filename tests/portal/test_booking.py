@@ -412,6 +412,10 @@ def test_next_dose_follows_the_live_certificates(app, citizen, world, run_jobs):
     second = app.test_client().post("/v3/certify", json=[item2], headers={"Authorization": f"Bearer {token}"})
     assert second.status_code == 202, second.json
     run_jobs()
+    assert live_appointments(app, world.enrolment_ids[0]) == []  # dose 2 given: its appointment is completed
+    with app.app_context():
+        assert db.session.get(Appointment, appointment.id).status == "completed"
+        db.session.remove()
     listing = citizen.get("/portal/appointments").get_data(as_text=True)
     assert "Every dose has been given." in listing
     assert "has had every dose" in citizen.get(f"/portal/book/slots/{due.id}").get_data(as_text=True)
