@@ -6,10 +6,10 @@ fetch endpoints; ``GET /.well-known/jwks.json`` is public (verifiers fetch it).
 """
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from core.auth import require_role
-from core.errors import FieldError, ValidationError
+from core.errors import FieldError, NotFound, ValidationError
 from core.jobs import transactional
 
 from . import bp, shc_exports
@@ -56,5 +56,17 @@ def fhir_certificate():
 def jwks():
     resp = jsonify(shc_exports.jwks_document())
     resp.headers["Access-Control-Allow-Origin"] = "*"  # the spec asks issuers to allow CORS here
-    resp.headers["Cache-Control"] = "public, max-age=3600"
+    resp.headers["Cache-Control"] = f"public, max-age={current_app.config['REVOCATION_LIST_MAX_AGE']}"
+    return resp
+
+
+@bp.get("/.well-known/crl/<kid>.json")
+def shc_crl(kid: str):
+    """The SMART Health Card revocation list of the key ``kid`` (public, CORS)."""
+    crl = shc_exports.crl_document(kid)
+    if crl is None:
+        raise NotFound("no revocation list for this key id")
+    resp = jsonify(crl)
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    resp.headers["Cache-Control"] = f"public, max-age={current_app.config['REVOCATION_LIST_MAX_AGE']}"
     return resp

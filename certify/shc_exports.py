@@ -7,6 +7,8 @@ A card holds every live (valid, not suspended) vaccination dose of the beneficia
 dose order.  Signatures are deterministic (RFC 6979) and ``nbf`` is the issue time of
 the newest dose, so the same certificates always give the same card: the QR PNG and
 the PDF are cached like the DIVOC renderings, keyed by a digest of the card's JWS.
+Each card's ``vc.rid`` names its set of doses, and ``/.well-known/crl/<kid>.json`` lists the
+cards that hold a revoked or suspended dose (see "revocation" below).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.errors import NotFound, ValidationError
 from core.extensions import db
@@ -26,7 +28,14 @@ from core.models import utcnow
 
 from .credentials import shc
 from .credentials.ddcc import ddcc_vs_document, ddcc_vs_from_credential
-from .models import REVOKED, VALID, Certificate, RenderedArtifact
+from .models import (
+    REVOKED,
+    SUSPENDED,
+    VALID,
+    Certificate,
+    RenderedArtifact,
+    StatusEvent,
+)
 
 SHC_KINDS = ("qr", "pdf", "file")
 SHC_FILE_MIMETYPE = "application/smart-health-card"
@@ -73,8 +82,116 @@ def shc_key() -> shc.ShcSigningKey:
 
 
 def jwks_document() -> dict[str, Any]:
-    """The issuer's public JWKS (``/.well-known/jwks.json``)."""
-    return {"keys": [shc_key().public_jwk()]}
+    """The issuer's public JWKS (``/.well-known/jwks.json``); ``crlVersion`` tells verifiers
+    that the key has a CRL (``/.well-known/crl/<kid>.json``) and which version is current."""
+    return {"keys": [{**shc_key().public_jwk(), "crlVersion": crl_counter()}]}
+
+
+# --- revocation ------------------------------------------------------------------------------
+#
+# A card holds the live doses of one beneficiary at the time it is made, and it is deterministic,
+# so its ``rid`` is derived from exactly that set of certificate ids (keyed with a secret drawn
+# from the issuer key). When a certificate is revoked, suspended or replaced by an update, every
+# set of doses that was ever live together with it can be listed from the certificates' issue
+# times and status events, and their rids go on the CRL. A card made afterwards holds another
+# set, so it is not caught; a reinstated certificate's cards come off the list again.
+
+def _rid_secret() -> bytes:
+    key = shc_key()
+    cached = current_app.extensions.get("shc_rid_secret")
+    if cached is None or cached[0] != key.kid:
+        scalar = key.private_key.private_numbers().private_value.to_bytes(32, "big")
+        cached = current_app.extensions["shc_rid_secret"] = (
+            key.kid, hashlib.sha256(b"divoc shc rid\0" + scalar).digest())
+    return cached[1]
+
+
+def card_rid(doses: Sequence[Certificate]) -> str:
+    """The ``vc.rid`` of a card holding exactly these certificates."""
+    return shc.revocation_id(_rid_secret(), ",".join(sorted(c.certificate_id for c in doses)))
+
+
+def _crl_state(now: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """The CRL's ``ctr`` and the time of the newest status event (a cache key with it)."""
+    events, lapsed, last = db.session.execute(select(
+        func.coalesce(func.max(StatusEvent.id), 0),
+        func.count(StatusEvent.id).filter(StatusEvent.until <= now), func.max(StatusEvent.at))).one()
+    return int(events) + int(lapsed) + 1, last
+
+
+def crl_counter(now: dt.datetime | None = None) -> int:
+    """The CRL's ``ctr`` (and the key's ``crlVersion``). It grows whenever the list can change:
+    with every status event (revoke, suspend, reinstate, update) and when a suspension runs out."""
+    return _crl_state(now or utcnow())[0]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _status_at(events: Sequence[StatusEvent], at: dt.datetime) -> str:
+    status, until = VALID, None
+    for event in events:
+        if _aware(event.at) > at:
+            break
+        status, until = event.status, event.until
+    if status == SUSPENDED and until is not None and _aware(until) <= at:
+        return VALID
+    return status
+
+
+def live_sets(doses: Sequence[Certificate], events: Mapping[str, Sequence[StatusEvent]]) -> set[frozenset[str]]:
+    """Every set of one beneficiary's certificates that was live (valid, not suspended) at some
+    moment: the set changes only at an issue time, a status event or the end of a suspension."""
+    moments = {_aware(c.issued_at) for c in doses}
+    for evs in events.values():
+        moments |= {_aware(e.at) for e in evs} | {_aware(e.until) for e in evs if e.until is not None}
+    sets = set()
+    for at in moments:
+        live = frozenset(c.certificate_id for c in doses
+                         if _aware(c.issued_at) <= at and _status_at(events.get(c.certificate_id, ()), at) == VALID)
+        if live:
+            sets.add(live)
+    return sets
+
+
+def revoked_rids(now: dt.datetime | None = None) -> list[str]:
+    """The rids of every card that holds a certificate which is now revoked or suspended."""
+    now = now or utcnow()
+    codes = db.session.scalars(select(Certificate.pre_enrollment_code).distinct().where(
+        Certificate.kind == "vaccination", Certificate.status != VALID)).all()
+    rids: set[str] = set()
+    for start in range(0, len(codes), 500):  # a few queries per 500 beneficiaries
+        by_code: dict[str, list[Certificate]] = {}
+        for cert in db.session.scalars(select(Certificate).where(
+                Certificate.pre_enrollment_code.in_(codes[start:start + 500]), Certificate.kind == "vaccination")):
+            by_code.setdefault(cert.pre_enrollment_code, []).append(cert)
+        events: dict[str, list[StatusEvent]] = {}
+        ids = [c.certificate_id for doses in by_code.values() for c in doses]
+        for event in db.session.scalars(select(StatusEvent).where(StatusEvent.certificate_id.in_(ids))
+                                        .order_by(StatusEvent.at, StatusEvent.id)):
+            events.setdefault(event.certificate_id, []).append(event)
+        for doses in by_code.values():
+            dead = {c.certificate_id for c in doses if c.effective_status(now) != VALID}
+            if not dead:
+                continue  # only suspensions that have run out
+            by_id = {c.certificate_id: c for c in doses}
+            mine = {i: events[i] for i in by_id if i in events}
+            rids |= {card_rid([by_id[i] for i in live]) for live in live_sets(doses, mine) if live & dead}
+    return sorted(rids)
+
+
+def crl_document(kid: str) -> dict[str, Any] | None:
+    """``/.well-known/crl/<kid>.json`` for the current key (None for another kid)."""
+    key = shc_key()
+    if kid != key.kid:
+        return None
+    now = utcnow()
+    state = (kid, *_crl_state(now))
+    cached = current_app.extensions.get("shc_crl")
+    if cached is None or cached[0] != state:  # rebuilt only when it changes
+        cached = current_app.extensions["shc_crl"] = (state, shc.crl_document(kid, state[1], revoked_rids(now)))
+    return cached[1]
 
 
 def _live_doses(code: str) -> list[Certificate]:
@@ -121,7 +238,8 @@ def health_card(code: str, family: str | None = None, given: str | None = None) 
     key = shc_key()
     issuer = current_app.config["SHC_ISSUER_URL"]
     nbf = int(max(c.issued_at for c in doses).timestamp())
-    jws = shc.sign_health_card(shc.build_shc_payload(bundle, issuer=issuer, nbf=nbf), key)
+    payload = shc.build_shc_payload(bundle, issuer=issuer, nbf=nbf, rid=card_rid(doses))
+    jws = shc.sign_health_card(payload, key)
     return HealthCard(jws, bundle, tuple(doses), issuer, key.kid)
 
 

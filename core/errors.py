@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-API_PREFIXES = ("/v1/", "/v3/", "/oauth/", "/certificate/api/", "/api/")
+API_PREFIXES = ("/v1/", "/v3/", "/oauth/", "/certificate/api/", "/api/", "/.well-known/")
 
 
 @dataclass(frozen=True)

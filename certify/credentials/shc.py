@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import math
 import re
@@ -833,6 +834,60 @@ def read_jws(jws: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     if not isinstance(payload, dict):
         raise ValueError("the payload is not a JSON object")
     return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+
+
+# --- revocation: revocation ids and the issuer's CRL ----------------------------------------
+
+RID_MAX_LENGTH = 24  # base64url characters before an optional ".<timestamp>"
+_CRL_ENTRY = re.compile(r"([A-Za-z0-9_-]{1,%d})(?:\.([0-9]+))?" % RID_MAX_LENGTH)
+
+
+def revocation_id(secret: bytes, subject: str) -> str:
+    """A card's ``vc.rid``: the first 64 bits of HMAC-SHA-256(secret, subject), base64url (11
+    characters). Without the secret it cannot be linked to the subject, as the spec asks."""
+    return _b64url(hmac.new(secret, subject.encode("utf-8"), hashlib.sha256).digest()[:8])
+
+
+def crl_document(kid: str, ctr: int, rids: Iterable[str]) -> dict[str, Any]:
+    """``/.well-known/crl/<kid>.json``: ``{kid, method: "rid", ctr, rids}``; the key's JWK carries
+    ``crlVersion`` equal to ``ctr``."""
+    return {"kid": kid, "method": "rid", "ctr": ctr, "rids": sorted(set(rids))}
+
+
+def validate_crl(crl: Any, jwk: Mapping[str, Any]) -> list[str]:
+    """What is wrong with an issuer's CRL for the key ``jwk`` (empty: nothing): the method is
+    ``rid``, ``kid`` and ``ctr`` match the key's ``kid`` and ``crlVersion``, and every entry is a
+    base64url rid of at most 24 characters with an optional ``.<timestamp>``, listed once."""
+    if not isinstance(crl, Mapping):
+        return ["the CRL is not a JSON object"]
+    errors = []
+    if crl.get("method") != "rid":
+        errors.append(f"unknown CRL method {crl.get('method')!r} (expected 'rid')")
+    if crl.get("kid") != jwk.get("kid"):
+        errors.append(f"the CRL's kid {crl.get('kid')!r} is not the key's {jwk.get('kid')!r}")
+    ctr, version = crl.get("ctr"), jwk.get("crlVersion")
+    if isinstance(ctr, bool) or not isinstance(ctr, int) or ctr < 1:
+        errors.append("ctr must be a positive integer")
+    elif version is None:
+        errors.append("the key has no crlVersion, so verifiers will not fetch this CRL")
+    elif ctr != version:
+        errors.append(f"the CRL's ctr {ctr} does not match the key's crlVersion {version}")
+    rids = crl.get("rids")
+    if not isinstance(rids, list):
+        return errors + ["rids must be a list"]
+    seen: set[str] = set()
+    for entry in rids:
+        match = _CRL_ENTRY.fullmatch(entry) if isinstance(entry, str) else None
+        if match is None:
+            base = entry.partition(".")[0] if isinstance(entry, str) else ""
+            too_long = len(base) > RID_MAX_LENGTH and _B64URL.fullmatch(base)
+            errors.append(f"rid {entry!r} is longer than {RID_MAX_LENGTH} characters" if too_long
+                          else f"rid {entry!r} is not base64url with an optional .<timestamp>")
+            continue
+        if match.group(1) in seen:
+            errors.append(f"rid {match.group(1)!r} is listed more than once")
+        seen.add(match.group(1))
+    return errors
 
 
 def _revoked(payload: Mapping[str, Any], kid: str, crls: Sequence[Mapping[str, Any]]) -> bool:

@@ -51,7 +51,7 @@ def trusted_from_jwks(client) -> dict:
 def test_jwks_publishes_only_the_public_es256_key(client):
     resp = client.get("/.well-known/jwks.json")
     [key] = resp.json["keys"]
-    assert set(key) == {"kty", "kid", "use", "alg", "crv", "x", "y"}
+    assert set(key) == {"kty", "kid", "use", "alg", "crv", "x", "y", "crlVersion"}  # no "d"
     assert (key["kty"], key["crv"], key["use"], key["alg"]) == ("EC", "P-256", "sig", "ES256")
     assert key["kid"] == shc.jwk_thumbprint(key)
     keys, problems = shc.usable_jwks_keys(resp.json)
