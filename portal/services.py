@@ -400,6 +400,12 @@ class MemberCard:
     def pending(self) -> bool:
         return any(e.pending for e in self.enrolments)
 
+    @property
+    def fully_vaccinated(self) -> bool:
+        """Every program the member has a certificate in has had its last dose."""
+        latest = [e.latest for e in self.enrolments if e.latest]
+        return bool(latest) and all(c.total_doses and c.dose >= c.total_doses for c in latest)
+
 
 def member_cards(mobile: str, today: dt.date, member_id: int | None = None) -> list[MemberCard]:
     """The signed-in number's members with their enrolments and certificates, in few queries."""

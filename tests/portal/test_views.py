@@ -125,6 +125,20 @@ def test_add_a_member_then_register_them(app, client, family):
     assert "Meena Devi was added" in page and "Register Meena Devi for a program" in page
 
 
+def test_the_badge_says_fully_or_partially_vaccinated(app, client, family):
+    def badge(member_id: int) -> str | None:
+        card = text(client.get(f"/portal/members/{member_id}/card", headers=HX))
+        found = re.search(r'<span class="badge[^"]*">([^<]+)</span>', card.split("</header>")[0])
+        return found.group(1) if found else None
+
+    assert badge(family["asha"]) == "Fully Vaccinated"  # dose 2 of 2
+    assert badge(family["ravi"]) is None  # registered, no dose yet
+    with app.test_request_context():
+        f.certificate(family["ravi_code"], dose=1)
+        db.session.remove()
+    assert badge(family["ravi"]) == "Partially Vaccinated"
+
+
 def test_form_errors_are_shown_next_to_the_fields(app, client, family):
     data = MEMBER_FORM | {"name": "", "birth_year": "1850", "id_number": "12", "pincode": "5600", "email": "x@"}
     resp = client.post("/portal/members/new", data=data)
