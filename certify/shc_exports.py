@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,9 +106,9 @@ def _rid_secret() -> bytes:
     return cached[1]
 
 
-def card_rid(doses: Sequence[Certificate]) -> str:
+def card_rid(certificate_ids: Iterable[str]) -> str:
     """The ``vc.rid`` of a card holding exactly these certificates."""
-    return shc.revocation_id(_rid_secret(), ",".join(sorted(c.certificate_id for c in doses)))
+    return shc.revocation_id(_rid_secret(), ",".join(sorted(certificate_ids)))
 
 
 def _crl_state(now: dt.datetime) -> tuple[int, dt.datetime | None]:
@@ -129,7 +129,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def _status_at(events: Sequence[StatusEvent], at: dt.datetime) -> str:
+def _status_at(events: Sequence[Any], at: dt.datetime) -> str:
     status, until = VALID, None
     for event in events:
         if _aware(event.at) > at:
@@ -140,7 +140,7 @@ def _status_at(events: Sequence[StatusEvent], at: dt.datetime) -> str:
     return status
 
 
-def live_sets(doses: Sequence[Certificate], events: Mapping[str, Sequence[StatusEvent]]) -> set[frozenset[str]]:
+def live_sets(doses: Sequence[Any], events: Mapping[str, Sequence[Any]]) -> set[frozenset[str]]:
     """Every set of one beneficiary's certificates that was live (valid, not suspended) at some
     moment: the set changes only at an issue time, a status event or the end of a suspension."""
     moments = {_aware(c.issued_at) for c in doses}
@@ -158,26 +158,29 @@ def live_sets(doses: Sequence[Certificate], events: Mapping[str, Sequence[Status
 def revoked_rids(now: dt.datetime | None = None) -> list[str]:
     """The rids of every card that holds a certificate which is now revoked or suspended."""
     now = now or utcnow()
-    codes = db.session.scalars(select(Certificate.pre_enrollment_code).distinct().where(
-        Certificate.kind == "vaccination", Certificate.status != VALID)).all()
+    affected = select(Certificate.pre_enrollment_code).where(
+        Certificate.kind == "vaccination", Certificate.status != VALID).scalar_subquery()
+    by_code: dict[str, list[Any]] = {}
+    for dose in db.session.execute(select(  # only the columns used, no parameter lists
+            Certificate.pre_enrollment_code, Certificate.certificate_id, Certificate.issued_at, Certificate.status,
+            Certificate.suspended_until).where(Certificate.kind == "vaccination",
+                                               Certificate.pre_enrollment_code.in_(affected))):
+        by_code.setdefault(dose.pre_enrollment_code, []).append(dose)
+    events: dict[str, list[Any]] = {}
+    for event in db.session.execute(
+            select(StatusEvent.certificate_id, StatusEvent.at, StatusEvent.status, StatusEvent.until)
+            .join(Certificate, Certificate.certificate_id == StatusEvent.certificate_id)
+            .where(Certificate.kind == "vaccination", Certificate.pre_enrollment_code.in_(affected))
+            .order_by(StatusEvent.at, StatusEvent.id)):
+        events.setdefault(event.certificate_id, []).append(event)
     rids: set[str] = set()
-    for start in range(0, len(codes), 500):  # a few queries per 500 beneficiaries
-        by_code: dict[str, list[Certificate]] = {}
-        for cert in db.session.scalars(select(Certificate).where(
-                Certificate.pre_enrollment_code.in_(codes[start:start + 500]), Certificate.kind == "vaccination")):
-            by_code.setdefault(cert.pre_enrollment_code, []).append(cert)
-        events: dict[str, list[StatusEvent]] = {}
-        ids = [c.certificate_id for doses in by_code.values() for c in doses]
-        for event in db.session.scalars(select(StatusEvent).where(StatusEvent.certificate_id.in_(ids))
-                                        .order_by(StatusEvent.at, StatusEvent.id)):
-            events.setdefault(event.certificate_id, []).append(event)
-        for doses in by_code.values():
-            dead = {c.certificate_id for c in doses if c.effective_status(now) != VALID}
-            if not dead:
-                continue  # only suspensions that have run out
-            by_id = {c.certificate_id: c for c in doses}
-            mine = {i: events[i] for i in by_id if i in events}
-            rids |= {card_rid([by_id[i] for i in live]) for live in live_sets(doses, mine) if live & dead}
+    for doses in by_code.values():
+        dead = {d.certificate_id for d in doses if d.status != VALID and not (
+            d.status == SUSPENDED and d.suspended_until is not None and _aware(d.suspended_until) <= now)}
+        if not dead:
+            continue  # only suspensions that have run out
+        mine = {d.certificate_id: events[d.certificate_id] for d in doses if d.certificate_id in events}
+        rids |= {card_rid(live) for live in live_sets(doses, mine) if live & dead}
     return sorted(rids)
 
 
@@ -238,7 +241,7 @@ def health_card(code: str, family: str | None = None, given: str | None = None) 
     key = shc_key()
     issuer = current_app.config["SHC_ISSUER_URL"]
     nbf = int(max(c.issued_at for c in doses).timestamp())
-    payload = shc.build_shc_payload(bundle, issuer=issuer, nbf=nbf, rid=card_rid(doses))
+    payload = shc.build_shc_payload(bundle, issuer=issuer, nbf=nbf, rid=card_rid(c.certificate_id for c in doses))
     jws = shc.sign_health_card(payload, key)
     return HealthCard(jws, bundle, tuple(doses), issuer, key.kid)
 
