@@ -24,26 +24,17 @@ import time
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from core.config import normalise_db_url  # noqa: E402
+from issue import recreate_database  # noqa: E402  (the scratch-database helper)
 
 DB_URL = os.environ.get("BENCH_ANALYTICS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/divoc_bench_analytics")
-ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_MS = 200
 VACCINES = (("Covishield", 1), ("Covaxin", 1), ("Corbevax", 2))
 GENDERS = ("Female", "Male", "Other")
-
-
-def recreate_database() -> None:
-    name = DB_URL.rsplit("/", 1)[1]
-    engine = create_engine(normalise_db_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
 
 
 def flask(*args: str) -> None:
@@ -183,7 +174,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep the seeded database from a previous run")
     args = ap.parse_args()
     if not args.reuse:
-        recreate_database()
+        recreate_database(DB_URL)
         flask("db", "upgrade")
         flask("certify", "seed")
         seed(args.rows, args.days)

@@ -33,8 +33,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PORT = int(os.environ.get("BENCH_PORT", "5099"))
 
 
-def recreate_database() -> None:
-    name = DB_URL.rsplit("/", 1)[1]
+def recreate_database(url: str | None = None) -> None:
+    """Drop and create the scratch database ``url`` (default BENCH_DATABASE_URL)."""
+    name = (url or DB_URL).rsplit("/", 1)[1]
     engine = create_engine(normalise_db_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

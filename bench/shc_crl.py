@@ -21,23 +21,21 @@ import time
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+
+from issue import recreate_database  # noqa: E402  (the scratch-database helper)
+
 from core.config import normalise_db_url  # noqa: E402
 
 DB_URL = os.environ.get("BENCH_CRL_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/divoc_bench_crl")
-ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def recreate_database() -> None:
-    name = DB_URL.rsplit("/", 1)[1]
-    engine = create_engine(normalise_db_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+def recreate(url: str) -> None:
+    recreate_database(url)
     env = dict(os.environ, DATABASE_URL=DB_URL, SECRET_KEY="bench")
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
@@ -90,7 +88,7 @@ def main() -> None:
     parser.add_argument("--suspended", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    recreate_database()
+    recreate(DB_URL)
     seed(args.beneficiaries, args.revoked, args.suspended)
 
     from certify import shc_exports
