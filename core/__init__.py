@@ -57,6 +57,11 @@ def create_app(config: dict | None = None) -> Flask:
                 static_folder=os.path.join(root, "static"))
     app.config.update(config_mod.load(config))
     app.config["SECRET_KEY"] = _secret_key(app)
+    if app.config["TRUSTED_PROXIES"] > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # a line per CSS parse otherwise
 

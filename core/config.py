@@ -108,6 +108,11 @@ class Config:
     OTP_SENDS_PER_ADDRESS_PER_HOUR = 30
     PERMANENT_SESSION_LIFETIME = 1800  # seconds of a signed-in session
     SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SECURE: bool | None = None  # default: True when CERTIFICATE_BASE_URL is https
+    # Reverse proxies in front of the app (a TLS terminator, a load balancer): their
+    # X-Forwarded-For/-Proto/-Host are believed for that many hops, so rate limits count the
+    # client's address and not the proxy's. 0: the peer address is the client.
+    TRUSTED_PROXIES = 0
     SESSION_COOKIE_SAMESITE = "Lax"
     MEMBERS_PER_MOBILE = 4  # CoWIN later raised it to 6
     BOOKING_DAYS_AHEAD = 14  # how far ahead citizens see appointment slots
@@ -141,9 +146,9 @@ class Config:
         "OTP_SENDS_PER_ADDRESS_PER_HOUR", "PERMANENT_SESSION_LIFETIME", "MEMBERS_PER_MOBILE",
         "BOOKING_DAYS_AHEAD", "EU_CERTIFICATE_EXPIRY",
         "SMTP_PORT", "NOTIFY_MAX_ATTEMPTS", "NOTIFY_RETRY_BASE_DELAY", "NOTIFY_RETRY_MAX_DELAY",
-        "NOTIFY_SEND_TIMEOUT", "NOTIFY_HTTP_TIMEOUT", "NOTIFY_RESENDS_PER_HOUR",
+        "NOTIFY_SEND_TIMEOUT", "NOTIFY_HTTP_TIMEOUT", "NOTIFY_RESENDS_PER_HOUR", "TRUSTED_PROXIES",
     )
-    ENV_BOOLS = ("SMTP_STARTTLS", "SMTP_SSL")
+    ENV_BOOLS = ("SMTP_STARTTLS", "SMTP_SSL", "SESSION_COOKIE_SECURE")
 
 
 def load(overrides: dict | None = None) -> dict:
@@ -163,6 +168,8 @@ def load(overrides: dict | None = None) -> dict:
     cfg["SQLALCHEMY_DATABASE_URI"] = normalise_db_url(cfg["SQLALCHEMY_DATABASE_URI"])
     base = cfg["CERTIFICATE_BASE_URL"].rstrip("/")
     cfg["CERTIFICATE_BASE_URL"] = base
+    if cfg.get("SESSION_COOKIE_SECURE") is None:  # sessions only over TLS when the site is served over TLS
+        cfg["SESSION_COOKIE_SECURE"] = base.startswith("https://")
     cfg["CERTIFICATE_ISSUER"] = cfg.get("CERTIFICATE_ISSUER") or base + "/"
     cfg["CERTIFICATE_CONTEXT_URL"] = (
         cfg.get("CERTIFICATE_CONTEXT_URL") or base + "/credentials/vaccination/v2"
