@@ -248,7 +248,11 @@ def test_download_the_certificate(phone, live_server, app, shot, vaccinated_fami
     card.scroll_into_view_if_needed()
     portal.shot("8-earlier-doses")
 
+    bilingual = card.get_by_role("checkbox")  # "also in English": offered for other languages only
+    card.get_by_role("combobox", name=t["language"]).select_option("en")
+    expect(bilingual).to_be_hidden()
     card.get_by_role("combobox", name=t["language"]).select_option("ta")
+    expect(bilingual).to_be_visible()
     with phone.expect_download() as download:
         card.get_by_role("button", name=t["pdf"]).click()
     pdf = tmp_path / download.value.suggested_filename
