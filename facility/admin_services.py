@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, func, or_, select
@@ -32,6 +33,7 @@ from core.models import (
 )
 from core.otp import normalise_mobile
 
+from . import audit
 from .models import ProgramAdmin, QueueEntry, Vaccinator
 
 FACILITY_ROLES = ("facility_admin", "facility_staff", "vaccinator", "certificate_printer")
@@ -98,6 +100,7 @@ class VaccinatorData:
 
 def save_vaccinator(facility_id: int, data: VaccinatorData, vaccinator_id: int | None = None) -> Vaccinator:
     row = get_vaccinator(facility_id, vaccinator_id) if vaccinator_id else Vaccinator(facility_id=facility_id)
+    before = _vaccinator_fields(row) if vaccinator_id else {}
     licence = data.licence_number.strip()
     clash = db.session.scalar(select(Vaccinator.id).where(
         Vaccinator.facility_id == facility_id, func.lower(Vaccinator.licence_number) == licence.lower(),
@@ -116,11 +119,22 @@ def save_vaccinator(facility_id: int, data: VaccinatorData, vaccinator_id: int |
     row.active = data.active
     db.session.add(row)
     db.session.flush()
+    audit.record("vaccinator.save", f"vaccinator:{row.id}", facility_id=facility_id, created=not vaccinator_id,
+                 changes=audit.changes(before, _vaccinator_fields(row)))
     return row
+
+
+def _vaccinator_fields(row: Vaccinator) -> dict:
+    return {"name": row.name, "licence_number": row.licence_number, "mobile": row.mobile, "email": row.email,
+            "program_ids": list(row.program_ids or []), "active": row.active,
+            "training_certificate": bool(row.training_certificate)}
 
 
 def set_vaccinator_active(facility_id: int, vaccinator_id: int, active: bool) -> Vaccinator:
     row = get_vaccinator(facility_id, vaccinator_id)
+    if row.active != active:
+        audit.record("vaccinator.active", f"vaccinator:{row.id}", facility_id=facility_id, name=row.name,
+                     active=[row.active, active])
     row.active = active
     db.session.flush()
     return row
@@ -166,18 +180,32 @@ def save_staff(facility_id: int, acting: User, *, mobile: str, name: str, employ
         user = User(mobile=mobile, roles="")
     if user.id == acting.id and ("facility_admin" not in roles or not active):
         raise _invalid("roles", _("You cannot remove your own administrator role or disable yourself."))
+    before = _user_fields(user) if user.id else {}
     user.mobile, user.name, user.employee_id = mobile, name.strip(), employee_id.strip()
     user.roles = _with_roles(user.roles, FACILITY_ROLES, roles)
     user.facility_id, user.active = facility_id, active
     db.session.add(user)
     db.session.flush()
+    audit.record("staff.save", f"user:{user.id}", facility_id=facility_id, created=not before,
+                 changes=audit.changes(before, _user_fields(user)))
     return user
+
+
+def _user_fields(user: User, program_ids: Sequence[int] | None = None) -> dict:
+    fields = {"mobile": user.mobile, "name": user.name, "employee_id": user.employee_id,
+              "roles": (user.roles or "").split(), "facility_id": user.facility_id, "active": user.active}
+    if program_ids is not None:
+        fields["program_ids"] = sorted(program_ids)
+    return fields
 
 
 def set_staff_active(facility_id: int, acting: User, user_id: int, active: bool) -> User:
     user = get_staff(facility_id, user_id)
     if user.id == acting.id and not active:
         raise _invalid("active", _("You cannot disable yourself."))
+    if user.active != active:
+        audit.record("staff.active", f"user:{user.id}", facility_id=facility_id, name=user.name,
+                     active=[user.active, active])
     user.active = active
     db.session.flush()
     return user
@@ -214,11 +242,19 @@ def save_slot_config(facility_id: int, program_id: int, *, appointment_start: dt
         raise _invalid("walkin_days", _("Choose from the listed days."))
     if days and not (walkin_start and walkin_end):
         raise _invalid("walkin_start", _("Give the walk-in hours for the walk-in days."))
+    before = _slot_fields(row)
     row.appointment_start, row.appointment_end = appointment_start, appointment_end
     row.slot_minutes, row.slot_capacity = slot_minutes, slot_capacity
     row.walkin_days, row.walkin_start, row.walkin_end = days, walkin_start, walkin_end
     db.session.flush()
+    audit.record("slots.save", f"program:{program_id}", facility_id=facility_id,
+                 changes=audit.changes(before, _slot_fields(row)))
     return row
+
+
+def _slot_fields(row: FacilityProgram) -> dict:
+    return {k: getattr(row, k) for k in ("appointment_start", "appointment_end", "slot_minutes", "slot_capacity",
+                                         "walkin_days", "walkin_start", "walkin_end")}
 
 
 # --- Beneficiaries (facility administrator) -----------------------------------------------------
@@ -349,7 +385,7 @@ def _selected(facility_ids: Sequence[int]) -> list[Facility]:
 
 def set_facilities_active(program: Program, facility_ids: Sequence[int], active: bool) -> int:
     """Activate (creating the program link with default slots) or deactivate; returns the count changed."""
-    changed = 0
+    changed: list[int] = []
     links = {fp.facility_id: fp for fp in db.session.scalars(
         select(FacilityProgram).where(FacilityProgram.program_id == program.id,
                                       FacilityProgram.facility_id.in_(list(facility_ids))))}
@@ -358,12 +394,14 @@ def set_facilities_active(program: Program, facility_ids: Sequence[int], active:
         if link is None:
             if active:
                 db.session.add(FacilityProgram(facility_id=facility.id, program_id=program.id, active=True))
-                changed += 1
+                changed.append(facility.id)
         elif link.active != active:
             link.active = active
-            changed += 1
+            changed.append(facility.id)
     db.session.flush()
-    return changed
+    if changed:
+        audit.record("program.facilities", f"program:{program.id}", active=active, facility_ids=changed)
+    return len(changed)
 
 
 def set_daily_rate(program: Program, facility_ids: Sequence[int], rate: int | None) -> tuple[int, int]:
@@ -376,6 +414,9 @@ def set_daily_rate(program: Program, facility_ids: Sequence[int], rate: int | No
     for link in links:
         link.daily_rate = rate
     db.session.flush()
+    if links:
+        audit.record("program.rate", f"program:{program.id}", daily_rate=rate,
+                     facility_ids=sorted(link.facility_id for link in links))
     return len(links), len(selected) - len(links)
 
 
@@ -430,6 +471,9 @@ def program_vaccines() -> dict[int, list[Vaccine]]:
 
 def save_program(data: ProgramData, program_id: int | None = None) -> Program:
     program = get_program(program_id) if program_id else Program()
+    before = _fields(program, _PROGRAM_FIELDS) if program_id else {}
+    before_vaccines = sorted(db.session.scalars(select(Vaccine.id).where(Vaccine.program_id == program_id))) \
+        if program_id else []
     name = data.name.strip()
     clash = db.session.scalar(select(Program.id).where(func.lower(Program.name) == name.lower(),
                                                        Program.id != (program.id or 0)))
@@ -455,7 +499,20 @@ def save_program(data: ProgramData, program_id: int | None = None) -> Program:
                                                                 Vaccine.program_id == program.id))):
         vaccine.program_id = program.id if vaccine.id in wanted else None
     db.session.flush()
+    after = {**_fields(program, _PROGRAM_FIELDS), "vaccine_ids": sorted(wanted)}
+    audit.record("program.save", f"program:{program.id}", created=not program_id,
+                 changes=audit.changes({**before, "vaccine_ids": before_vaccines} if program_id else {}, after))
     return program
+
+
+_PROGRAM_FIELDS = ("name", "description", "start_date", "end_date", "active", "min_age", "max_age",
+                   "comorbidities", "comorbidity_required", "side_effects")
+_VACCINE_FIELDS = ("name", "manufacturer", "icd11_code", "icd11_term", "administration", "program_id", "doses",
+                   "interval_days", "validity_days", "denied_batches", "price", "active")
+
+
+def _fields(row: Any, names: Sequence[str]) -> dict:
+    return {name: getattr(row, name) for name in names}
 
 
 # --- System administrator: vaccines ------------------------------------------------------------
@@ -498,6 +555,7 @@ def save_vaccine(data: VaccineData, author: str, vaccine_id: int | None = None) 
     """Save the vaccine; when its ICD-11 mapping differs from the published map, publish a new
     ``map:icd11`` version too (issuance reads the map), so this form is the one place to edit it."""
     vaccine = get_vaccine(vaccine_id) if vaccine_id else Vaccine()
+    before = _fields(vaccine, _VACCINE_FIELDS) if vaccine_id else {}
     old_name = vaccine.name
     name = data.name.strip()
     clash = db.session.scalar(select(Vaccine.id).where(func.lower(Vaccine.name) == name.lower(),
@@ -515,6 +573,8 @@ def save_vaccine(data: VaccineData, author: str, vaccine_id: int | None = None) 
     vaccine.active = data.active
     db.session.add(vaccine)
     db.session.flush()
+    audit.record("vaccine.save", f"vaccine:{vaccine.id}", created=not vaccine_id,
+                 changes=audit.changes(before, _fields(vaccine, _VACCINE_FIELDS)))
     publish_icd11_entry(vaccine, old_name, author)
     return vaccine
 
@@ -585,6 +645,7 @@ def save_user(acting: User | None, *, mobile: str, name: str, roles: Sequence[st
         raise _invalid("mobile", _("Another account uses this mobile number."))
     if acting is not None and user.id == acting.id and ("system_admin" not in roles or not active):
         raise _invalid("roles", _("You cannot remove your own administrator role or disable yourself."))
+    before = _user_fields(user, user_program_ids(user.id)) if user.id else {}
     user.mobile, user.name, user.employee_id = mobile, name.strip(), employee_id.strip()
     user.roles = " ".join(r for r in ROLES if r in roles)
     user.facility_id = facility_id or None
@@ -595,6 +656,8 @@ def save_user(acting: User | None, *, mobile: str, name: str, roles: Sequence[st
     if "program_admin" in roles:
         db.session.add_all(ProgramAdmin(user_id=user.id, program_id=pid) for pid in sorted(known))
     db.session.flush()
+    audit.record("user.save", f"user:{user.id}", facility_id=user.facility_id, created=not before,
+                 changes=audit.changes(before, _user_fields(user, sorted(known) if "program_admin" in roles else [])))
     return user
 
 

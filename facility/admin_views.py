@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core import jobs
@@ -31,7 +32,7 @@ from core.roles import roles_required
 
 from . import admin_services as svc
 from . import analytics as charts
-from . import bp, tasks, uploads
+from . import audit, bp, tasks, uploads
 from .admin_forms import (
     CsvUploadForm,
     EnrolmentUploadForm,
@@ -640,3 +641,27 @@ def analytics():
             data = charts.dashboard(scope, start, end, tz, with_verifications=admin)
     return render_template("facility/admin/analytics.html", form=form, data=data, behind=behind,
                            facility=None if admin else svc.own_facility(current_user)), 200 if data else 400
+
+
+# --- System administrator: the audit trail of administration changes -------------------------------
+
+AUDIT_ACTIONS = {
+    "user": _l("Users and roles"), "staff": _l("Staff"), "vaccinator": _l("Vaccinators"), "slots": _l("Slots"),
+    "program": _l("Programs and facilities"), "vaccine": _l("Vaccines"),
+}
+
+
+@bp.get("/admin/audit")
+@roles_required("system_admin")
+def admin_audit():
+    """Who changed what, newest first; filter by kind of change or by target (e.g. user:12)."""
+    action = request.args.get("action", "")
+    action = action if action in AUDIT_ACTIONS else ""
+    target = request.args.get("target", "").strip()[:100]
+    before = request.args.get("before", type=int)
+    rows = audit.events(action=action, target=target, before_id=before, limit=audit.PAGE + 1)
+    more = len(rows) > audit.PAGE
+    return render_template("facility/admin/audit.html", rows=rows[:audit.PAGE], more=more, action=action,
+                           target=target, actions=AUDIT_ACTIONS,
+                           facilities={f.id: f.name for f in svc.facilities_for_choice()},
+                           zone=_tz())

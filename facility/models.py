@@ -158,3 +158,21 @@ class AnalyticsDaily(db.Model):
     program_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[str] = mapped_column(String(200), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AdminEvent(db.Model):
+    """Who changed what in the administration: roles, staff, vaccinators, slots, programs,
+    vaccines, facility activation and rates. Append-only (a PostgreSQL trigger refuses UPDATE
+    and DELETE), written by facility.audit in the same transaction as the change."""
+
+    __tablename__ = "admin_events"
+    __table_args__ = (db.Index("ix_admin_events_target", "target"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the signed-in user; None from the CLI
+    actor: Mapped[str] = mapped_column(String(300))  # "Name (mobile)" or "cli", kept as it was then
+    action: Mapped[str] = mapped_column(String(50), index=True)  # e.g. user.save, staff.active, vaccine.save
+    target: Mapped[str] = mapped_column(String(100))  # e.g. user:12, vaccine:3, program:1
+    facility_id: Mapped[int | None] = mapped_column(Integer, index=True)  # whose facility, when there is one
+    details: Mapped[dict] = mapped_column(JSONType, default=dict)  # before/after of what changed

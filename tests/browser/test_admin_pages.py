@@ -186,6 +186,15 @@ def test_a_system_admin_creates_a_vaccine_a_program_and_facilities_from_csv(desk
     expect(page.get_by_role("row", name=re.compile("Dr. Sunita Patil"))).to_contain_text("PHC Kothrud")
     shot(page, "admin-sys-6-users")
 
+    # the audit trail names the officer for the vaccine and the program (the CSV upload keeps its own job record)
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Audit trail").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Audit trail")
+    vaccine = page.get_by_role("row", name=re.compile("vaccine.save"))
+    expect(vaccine).to_contain_text("Nodal Officer (9000000302)")
+    expect(vaccine).to_contain_text("XM4BJ0")
+    expect(page.get_by_role("row", name=re.compile("program.save"))).to_contain_text("HPV 2027")
+    shot(page, "admin-sys-7-audit")
+
 
 def test_a_program_admin_activates_and_notifies_facilities(desktop, live_server, shot, app):
     page = desktop

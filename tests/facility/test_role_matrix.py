@@ -101,6 +101,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "facility.admin_vaccine_edit": SYSTEM,
     "facility.admin_users": SYSTEM,
     "facility.admin_user_edit": SYSTEM,
+    "facility.admin_audit": SYSTEM,
 }
 #: Outside /facility/ but part of the facility app.
 EXTRA_PATHS = ("/certificate/api/beneficiaries",)
