@@ -4,7 +4,9 @@
 
 Issues a few certificates through the real API, renders each PDF once (first render over
 HTTP), then measures cached GET /certificate/api/certificatePDF/{code} requests per second.
-Needs `wrk` (Debian package wrk).
+The issuing server runs its jobs inline; the measured one is restarted with REDIS_URL, as in
+production (each download is counted with one HINCRBY); ``--no-redis`` measures the inline
+setup instead (the count is a database upsert). Needs `wrk` (Debian package wrk).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from issue import DB_URL, PORT, flask, item, recreate_database  # noqa: E402
+from issue import DB_URL, PORT, REDIS_URL, flask, item, recreate_database  # noqa: E402
 
 
 def main() -> None:
@@ -32,6 +34,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--web", type=int, default=2)
+    ap.add_argument("--no-redis", action="store_true", help="serve without Redis (downloads counted in the database)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -69,6 +72,18 @@ def main() -> None:
         firsts.sort()
         size = len(resp.content)
         code = items[0]["preEnrollmentCode"]
+        if not args.no_redis:  # serve the downloads as production does, with Redis
+            web.terminate()
+            web.wait(10)
+            web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(args.web), "-b", f"127.0.0.1:{PORT}",
+                                    "wsgi:app"], cwd=ROOT, env={**env, "REDIS_URL": REDIS_URL},
+                                   stderr=subprocess.DEVNULL)
+            for _ in range(100):
+                try:
+                    httpx.get(base + "/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
         out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
                               "-H", f"Authorization: Bearer {token}",
                               f"{base}/certificate/api/certificatePDF/{code}"],
@@ -82,6 +97,7 @@ def main() -> None:
     print(f"first render over HTTP (20 certificates): median {firsts[len(firsts) // 2] * 1000:.0f} ms, "
           f"max {firsts[-1] * 1000:.0f} ms")
     print(f"cached downloads ({size} byte PDF, {args.web} gunicorn workers, {args.connections} connections, "
+          f"{'no Redis' if args.no_redis else 'Redis'}, "
           f"{os.cpu_count()} cores shared with wrk): {rps} req/s, latency p50 {lat.get('50')}, p99 {lat.get('99')}"
           + (f", NON-2xx: {non2xx.group(1)}" if non2xx else ""))
 

@@ -15,7 +15,7 @@ from core.extensions import db
 from core.jobs import transactional
 from core.models import iso_utc
 
-from . import bp, lifecycle, services, signing, verification
+from . import bp, downloads, lifecycle, services, signing, verification
 from .credentials import verify as vlib
 from .models import REVOKED, Certificate, VerificationEvent
 
@@ -172,6 +172,7 @@ def get_certificate(certificate_id: str):
 def certificate_qr(code: str):
     cert = services.latest_certificate(code, _dose_arg())
     png = services.artifact(cert, "qr")
+    downloads.count("api", "qr")
     return Response(png, mimetype="image/png", headers={
         "Content-Disposition": f'inline; filename="certificate-{cert.certificate_id}.png"',
         "Cache-Control": "private, no-store"})
@@ -197,6 +198,7 @@ def _pdf_response(cert, filename_prefix: str) -> Response:
     if request.method == "HEAD":
         return Response(status=200, mimetype="application/pdf")
     pdf = services.artifact(cert, "pdf", lang=lang)
+    downloads.count("api", "pdf")
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{filename_prefix}-{cert.certificate_id}-{lang}.pdf"',
         "Cache-Control": "private, no-store"})

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, request
 
+from core import jobs
 from core.auth import require_role
 from core.errors import AppError, Conflict, FieldError, ValidationError
 from core.models import utcnow
@@ -258,7 +259,11 @@ def export_response(export: Export) -> Response:
 @bp.post("/certificate/api/eu-certificate")
 @require_role("certify", "fetch")
 def eu_certificate_api():
+    from . import downloads
     from .api import _dose_arg, _json_body
 
     code, fn, gn, fmt = parse_export_request(request.args, _json_body())
-    return export_response(eu_certificate(code, fn, gn, fmt, dose=_dose_arg()))
+    response = export_response(eu_certificate(code, fn, gn, fmt, dose=_dose_arg()))
+    downloads.count("api", "eu")
+    jobs.commit()  # the count, when there is no Redis
+    return response

@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
+    Date,
     ForeignKey,
     Index,
     LargeBinary,
@@ -217,3 +219,16 @@ class ConfigVersion(db.Model):
     author: Mapped[str] = mapped_column(String(100), default="")
     active: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class DownloadCount(db.Model):
+    """Certificates handed out per local day, by channel (api, portal, sms_link, facility) and
+    kind (pdf, qr, eu, shc). Counted in Redis on the download path and folded in here by
+    certify.downloads.fold (straight into this table when there is no Redis)."""
+
+    __tablename__ = "download_counts"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

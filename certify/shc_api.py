@@ -12,7 +12,7 @@ from core.auth import require_role
 from core.errors import FieldError, NotFound, ValidationError
 from core.jobs import transactional
 
-from . import bp, shc_exports
+from . import bp, downloads, shc_exports
 
 
 def _ref_id() -> str:
@@ -37,6 +37,7 @@ def shc_certificate():
     if kind not in shc_exports.SHC_KINDS:
         raise ValidationError("type must be qr, pdf or file", [FieldError("type", "must be one of qr, pdf, file")])
     export = shc_exports.shc_export(_ref_id(), kind, family=_name_part("fn"), given=_name_part("gn"))
+    downloads.count("api", "shc")
     disposition = "attachment" if kind == "file" else "inline"
     return Response(export.content, mimetype=export.mimetype, headers={
         "Content-Disposition": f'{disposition}; filename="{export.filename}"',

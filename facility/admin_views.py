@@ -627,6 +627,10 @@ def analytics():
     data = None
     tz = current_app.config["CERTIFICATE_TIMEZONE"]
     behind = charts.refresh(tz) >= charts.FOLD_BATCH  # count what was issued since the last visit
+    if admin:
+        from certify import downloads
+
+        downloads.fold()  # the downloads counted in Redis since the last visit
     if behind:  # a large backlog (a first visit, a bulk upload): the rest is folded by a worker
         tasks.refresh_analytics.after_commit(tz)
     jobs.commit()

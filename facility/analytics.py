@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Date,
     Integer,
@@ -295,6 +296,19 @@ def verifications(start: dt.date, end: dt.date, tz: str) -> Series:
         .group_by(VerificationEvent.status)).all())
 
 
+CHANNEL_LABELS = {"api": _l("Source systems (API)"), "portal": _l("Citizen portal"), "sms_link": _l("SMS link"),
+                  "facility": _l("Facility desk")}
+KIND_LABELS = {"pdf": _l("PDF"), "qr": _l("QR code"), "eu": _l("EU certificate"), "shc": _l("SMART Health Card")}
+
+
+def downloads(start: dt.date, end: dt.date) -> Series:
+    """Certificates handed out (PDF, QR, EU and SMART Health Card exports), by channel and kind."""
+    from certify import downloads as counts
+
+    return _series([(f"{CHANNEL_LABELS.get(c, c)} · {KIND_LABELS.get(k, k)}", n)
+                    for c, k, n in counts.totals(start, end)], limit=None)
+
+
 def side_effects(scope: Scope, start: dt.date, end: dt.date, tz: str) -> Series:
     """Reported symptoms, one count per symptom named in a report."""
     lo, hi = _bounds(start, end, tz)
@@ -316,4 +330,5 @@ def dashboard(scope: Scope, start: dt.date, end: dt.date, tz: str, *, with_verif
     out["side_effects"] = side_effects(scope, start, end, tz)
     if with_verifications:
         out["verifications"] = verifications(start, end, tz)
+        out["downloads"] = downloads(start, end)
     return out

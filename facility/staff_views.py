@@ -24,6 +24,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from certify import downloads as certify_downloads
 from certify import render as certify_render
 from certify import services as certify_services
 from core import auth, jobs
@@ -337,6 +338,7 @@ def print_pdf(code: str):
     dose, lang = _pdf_args()
     cert = desk.certificate_for_print(code, dose, _print_scope())
     pdf = certify_services.artifact(cert, "pdf", lang=lang)
+    certify_downloads.count("facility", "pdf")
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="certificate-{cert.certificate_id}-{lang}.pdf"',
         "Cache-Control": "private, no-store"})

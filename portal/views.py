@@ -18,6 +18,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from certify import downloads as certify_downloads
 from certify import services as certify_services
 from core import jobs
 from core.errors import NotFound, ValidationError
@@ -130,6 +131,7 @@ def certificate_link(code: str):
     if lang not in dict(services.certificate_languages()):
         lang = "en"
     pdf = certify_services.artifact(cert, "pdf", lang=lang)
+    certify_downloads.count("sms_link", "pdf")
     return _download(pdf, "application/pdf", f"certificate-{cert.certificate_id}-dose{cert.dose}-{lang}.pdf")
 
 
@@ -279,6 +281,7 @@ def certificate_pdf(member_id: int, certificate_id: str):
     if request.args.get("bilingual") and lang != "en":
         lang += "+en"
     pdf = certify_services.artifact(cert, "pdf", lang=lang)
+    certify_downloads.count("portal", "pdf")
     return _download(pdf, "application/pdf", f"certificate-{cert.certificate_id}-dose{cert.dose}-{lang}.pdf")
 
 
@@ -288,6 +291,7 @@ def certificate_pdf(member_id: int, certificate_id: str):
 def certificate_qr(member_id: int, certificate_id: str):
     cert = services.owned_certificate(current_user.mobile, member_id, certificate_id)
     png = certify_services.artifact(cert, "qr")
+    certify_downloads.count("portal", "qr")
     return _download(png, "image/png", f"certificate-{cert.certificate_id}-dose{cert.dose}-qr.png")
 
 
@@ -309,6 +313,8 @@ def certificate_eu(member_id: int, certificate_id: str):
             form.given_name.errors = list(exc.errors.get("gn", []))
             refusal, status = exc.errors.get("certificate", []), exc.status
         else:
+            certify_downloads.count("portal", "eu")
+            jobs.commit()  # the count, when there is no Redis
             return _download(export.content, export.mimetype, export.filename)
     elif request.method == "POST":
         status = 422
@@ -321,6 +327,7 @@ def certificate_eu(member_id: int, certificate_id: str):
 @jobs.transactional  # the first download stores the rendering
 def certificate_shc(member_id: int, certificate_id: str, suffix: str):
     export = services.shc_export(current_user.mobile, member_id, certificate_id, suffix)
+    certify_downloads.count("portal", "shc")
     return _download(export.content, export.mimetype, export.filename)
 
 

@@ -88,8 +88,12 @@ def _truncate(app) -> None:
         db.session.remove()
         for cache in ("divoc_trust", "config_versions", "effective_settings"):
             app.extensions.pop(cache, None)  # per-process caches of what we just truncated
+        from certify import downloads
+
+        with downloads._buffer_lock:  # download counts this process has not sent yet
+            downloads._buffer.clear()
         conn_r = app.extensions["redis"]
-        keys = list(conn_r.scan_iter("rq:*")) + list(conn_r.scan_iter("rl:*"))
+        keys = [k for pattern in ("rq:*", "rl:*", "dl:*") for k in conn_r.scan_iter(pattern)]
         if keys:
             conn_r.delete(*keys)
 
