@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from issue import DB_URL, PORT, REDIS_URL, flask, item, recreate_database  # noqa: E402
+from issue import DB_URL, PORT, REDIS_URL, flask, item, recreate_database, wait_until_up  # noqa: E402
 
 
 def main() -> None:
@@ -53,12 +53,7 @@ def main() -> None:
                             "wsgi:app"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{PORT}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_up(base)
         token = httpx.post(base + "/oauth/token", data={"grant_type": "client_credentials", **creds}).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         items = [item(i) for i in range(20)]
@@ -78,12 +73,7 @@ def main() -> None:
             web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(args.web), "-b", f"127.0.0.1:{PORT}",
                                     "wsgi:app"], cwd=ROOT, env={**env, "REDIS_URL": REDIS_URL},
                                    stderr=subprocess.DEVNULL)
-            for _ in range(100):
-                try:
-                    httpx.get(base + "/healthz", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+            wait_until_up(base)
         out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
                               "-H", f"Authorization: Bearer {token}",
                               f"{base}/certificate/api/certificatePDF/{code}"],

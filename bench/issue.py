@@ -42,6 +42,16 @@ def recreate_database(url: str | None = None) -> None:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
 
 
+def wait_until_up(base: str) -> None:
+    """Wait (up to ~10 s) until the server at ``base`` answers /healthz."""
+    for _ in range(100):
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+
+
 def flask(env: dict, *args: str) -> str:
     out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
                          check=True, capture_output=True, text=True)
@@ -97,12 +107,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{PORT}"
     engine = create_engine(normalise_db_url(DB_URL))
     try:
-        for _ in range(100):
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_up(base)
         token = httpx.post(base + "/oauth/token", data={"grant_type": "client_credentials",
                                                         **creds}).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
