@@ -34,8 +34,10 @@ def record(action: str, target: str, *, facility_id: int | None = None, **detail
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """``{field: [before, after]}`` for the fields that differ (JSON-ready values)."""
-    return {k: [_plain(before.get(k)), _plain(after.get(k))] for k in after if before.get(k) != after.get(k)}
+    """``{field: [before, after]}`` for the fields that differ (JSON-ready values); a new record's
+    empty fields are left out."""
+    return {k: [_plain(before.get(k)), _plain(after.get(k))] for k in after
+            if before.get(k) != after.get(k) and not (k not in before and after.get(k) in ("", [], None))}
 
 
 def _plain(value: Any) -> Any:
