@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 import certify.views  # noqa: F401  (the /verify routes; must register before the app is created)
@@ -20,6 +21,8 @@ from tests.factories import api_client, certify_item, seed_vaccines
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
+AXE = Axe()  # axe-core inside the package (no network)
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 VIEWPORT = {"width": 360, "height": 740}
 
 
@@ -202,12 +205,15 @@ def issuer(app, client, run_jobs, tmp_path) -> Issuer:
 
 @pytest.fixture
 def shot():
-    """Save a screenshot of the page as test-artifacts/<name>.png."""
+    """Save a screenshot of the page as test-artifacts/<name>.png, and check the page with
+    axe-core (WCAG 2.1 A and AA rules, shipped inside axe-playwright-python: no network)."""
     ARTIFACTS.mkdir(exist_ok=True)
 
     def _shot(page, name: str, full_page: bool = True) -> Path:
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
+        results = AXE.run(page, options={"runOnly": {"type": "tag", "values": WCAG}, "resultTypes": ["violations"]})
+        assert results.violations_count == 0, f"{name}: {results.generate_report()}"
         return path
 
     return _shot
