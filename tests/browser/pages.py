@@ -151,6 +151,9 @@ class SignInPage:
         self.request_code(mobile)
         self.enter_code(read_code(mobile))
         expect(self.page).not_to_have_url(re.compile(r"/login"))
+        # the landing page's scripts (htmx) are set up only at "load"; a change event fired
+        # before that sends no request (seen as a flaky filter test under load)
+        self.page.wait_for_load_state("load")
 
 
 class ConfigEditorPage:
