@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("certify", __name__)
 
-from . import api, cli, eu_export, shc_api, views  # noqa: E402,F401  (routes and commands register on bp)
+from . import api, cli, eu_export, ops, shc_api, views  # noqa: E402,F401  (routes and commands register on bp)

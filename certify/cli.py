@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import os
 
@@ -131,46 +130,14 @@ def sweep(grace: int | None) -> None:
 
 @bp.cli.command("status")
 def status() -> None:
-    """What operations watch, as JSON: certify requests waiting and how long the oldest has waited,
-    failures, certificates issued in the last hour, notifications waiting or failed, and each RQ
-    queue's length and failed jobs (``"redis": "unreachable"`` when Redis is down; requests are
-    safe in the database meanwhile and are queued again by the sweep)."""
-    from sqlalchemy import func, select
-
+    """What operations watch, as JSON (certify.ops.snapshot): certify requests waiting and the
+    oldest's age, failures, certificates issued in the last hour, notifications waiting or failed,
+    and each RQ queue's length and failed jobs."""
     from core.extensions import db
-    from core.models import OutboxMessage, utcnow
 
-    from .models import FAILED, PENDING, Certificate, CertifyRequest
+    from .ops import snapshot
 
-    now = utcnow()
-    pending, oldest = db.session.execute(select(func.count(), func.min(CertifyRequest.created_at))
-                                         .where(CertifyRequest.status == PENDING)).one()
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=now.tzinfo)
-    out: dict = {
-        "certify_requests": {
-            "pending": pending, "oldest_pending_seconds": round((now - oldest).total_seconds()) if oldest else None,
-            "failed": db.session.scalar(select(func.count()).where(CertifyRequest.status == FAILED))},
-        "certificates_issued_last_hour": db.session.scalar(select(func.count()).select_from(Certificate).where(
-            Certificate.issued_at >= now - dt.timedelta(hours=1))),
-        "notifications": dict(db.session.execute(select(OutboxMessage.status, func.count()).where(
-            OutboxMessage.status.in_(("queued", "sending", "failed", "undelivered")))
-            .group_by(OutboxMessage.status)).all()),
-    }
-    conn = jobs.redis_connection()
-    if conn is None:
-        out["redis"] = "not configured (jobs run inline)"
-    else:
-        from rq import Queue
-        from rq.registry import FailedJobRegistry
-
-        try:
-            out["queues"] = {name: {"waiting": len(Queue(name, connection=conn)),
-                                    "failed": len(FailedJobRegistry(name, connection=conn))}
-                             for name in jobs.QUEUES}
-            out["redis"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - report, do not crash the status command
-            out["redis"] = f"unreachable: {exc.__class__.__name__}"
+    out = snapshot()
     db.session.remove()
     click.echo(json.dumps(out, indent=2, default=str))
 

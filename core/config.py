@@ -113,6 +113,7 @@ class Config:
     # X-Forwarded-For/-Proto/-Host are believed for that many hops, so rate limits count the
     # client's address and not the proxy's. 0: the peer address is the client.
     TRUSTED_PROXIES = 0
+    METRICS_TOKEN: str | None = None  # bearer token for GET /metrics (Prometheus); unset: 404
     SESSION_COOKIE_SAMESITE = "Lax"
     MEMBERS_PER_MOBILE = 4  # CoWIN later raised it to 6
     BOOKING_DAYS_AHEAD = 14  # how far ahead citizens see appointment slots
@@ -136,7 +137,7 @@ class Config:
         "CERTIFICATE_PUBLIC_KEY", "CERTIFICATE_PUBLIC_KEY_FILE",
         "SHC_ISSUER_URL", "SHC_PRIVATE_KEY", "SHC_PRIVATE_KEY_FILE",
         "EU_CERTIFICATE_PRIVATE_KEY", "EU_CERTIFICATE_PRIVATE_KEY_FILE", "EU_CERTIFICATE_PUBLIC_KEY",
-        "EU_CERTIFICATE_PUBLIC_KEY_FILE", "EU_CERTIFICATE_COUNTRY", "EU_CERTIFICATE_ISSUER",
+        "EU_CERTIFICATE_PUBLIC_KEY_FILE", "EU_CERTIFICATE_COUNTRY", "EU_CERTIFICATE_ISSUER", "METRICS_TOKEN",
     )
     ENV_INTS = (
         "ACCESS_TOKEN_TTL", "CERTIFY_MAX_BATCH", "SWEEP_INTERVAL", "SWEEP_GRACE",

@@ -25,3 +25,21 @@ def test_waiting_requests_then_issued_certificates(app, client, headers, run_job
     assert after["certify_requests"] == {"pending": 0, "oldest_pending_seconds": None, "failed": 0}
     assert after["certificates_issued_last_hour"] == 2 and after["queues"]["certify"]["waiting"] == 0
     assert after["notifications"] == {} and after["queues"]["notify"]["waiting"] == 0  # the SMS went out too
+
+
+def test_metrics_for_prometheus_need_the_token(app, client, headers):  # noqa: F811
+    assert client.get("/metrics").status_code == 404  # no METRICS_TOKEN: no endpoint
+    client.post("/v3/certify", json=[certify_item()], headers=headers)
+    app.config["METRICS_TOKEN"] = "scrape-secret"
+    try:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        resp = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    finally:
+        app.config["METRICS_TOKEN"] = None
+    assert resp.status_code == 200 and resp.mimetype == "text/plain"
+    body = resp.get_data(as_text=True)
+    assert "divoc_certify_requests_pending 1\n" in body and "divoc_redis_up 1\n" in body
+    assert 'divoc_queue_jobs{queue="certify",state="waiting"} 1\n' in body
+    samples = [line for line in body.splitlines() if line and not line.startswith("#")]
+    assert all(len(line.rsplit(" ", 1)) == 2 and line.rsplit(" ", 1)[1].replace(".", "").isdigit() for line in samples)
