@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
-from core.models import BigId, JSONType, TZDateTime, utcnow
+from core.models import BigId, JSONType, TZDateTime, as_aware, utcnow
 
 PENDING, ISSUED, DUPLICATE, FAILED = "pending", "issued", "duplicate", "failed"
 VALID, REVOKED, SUSPENDED = "valid", "revoked", "suspended"
@@ -97,13 +97,14 @@ class Certificate(db.Model):
 
     def effective_status(self, now: dt.datetime) -> str:
         """valid | revoked | suspended, with an expired suspension counting as valid."""
-        if self.status == SUSPENDED and self.suspended_until is not None:
-            until = self.suspended_until
-            if until.tzinfo is None:
-                until = until.replace(tzinfo=dt.timezone.utc)
-            if until <= now:
-                return VALID
-        return self.status
+        return effective_status(self.status, self.suspended_until, now)
+
+
+def effective_status(status: str, suspended_until: dt.datetime | None, now: dt.datetime) -> str:
+    """A status as of ``now``: a suspension whose end has passed counts as valid."""
+    if status == SUSPENDED and suspended_until is not None and as_aware(suspended_until) <= now:
+        return VALID
+    return status
 
 
 class RenderedArtifact(db.Model):

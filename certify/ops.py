@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from core import jobs
 from core.extensions import db
-from core.models import OutboxMessage, utcnow
+from core.models import OutboxMessage, as_aware, utcnow
 
 from . import bp
 from .models import FAILED, PENDING, Certificate, CertifyRequest
@@ -27,11 +27,10 @@ def snapshot() -> dict[str, Any]:
     now = utcnow()
     pending, oldest = db.session.execute(select(func.count(), func.min(CertifyRequest.created_at))
                                          .where(CertifyRequest.status == PENDING)).one()
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=dt.timezone.utc)
     out: dict[str, Any] = {
         "certify_requests": {
-            "pending": pending, "oldest_pending_seconds": round((now - oldest).total_seconds()) if oldest else None,
+            "pending": pending,
+            "oldest_pending_seconds": round((now - as_aware(oldest)).total_seconds()) if oldest else None,
             "failed": db.session.scalar(select(func.count()).where(CertifyRequest.status == FAILED))},
         "certificates_issued_last_hour": db.session.scalar(select(func.count()).select_from(Certificate).where(
             Certificate.issued_at >= now - dt.timedelta(hours=1))),

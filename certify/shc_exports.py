@@ -24,17 +24,17 @@ from sqlalchemy import func, select
 
 from core.errors import NotFound, ValidationError
 from core.extensions import db
-from core.models import utcnow
+from core.models import as_aware, utcnow
 
 from .credentials import shc
 from .credentials.ddcc import ddcc_vs_document, ddcc_vs_from_credential
 from .models import (
     REVOKED,
-    SUSPENDED,
     VALID,
     Certificate,
     RenderedArtifact,
     StatusEvent,
+    effective_status,
 )
 
 SHC_KINDS = ("qr", "pdf", "file")
@@ -125,31 +125,26 @@ def crl_counter(now: dt.datetime | None = None) -> int:
     return _crl_state(now or utcnow())[0]
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
 def _status_at(events: Sequence[Any], at: dt.datetime) -> str:
+    """A certificate's status at ``at`` from its status events (oldest first)."""
     status, until = VALID, None
     for event in events:
-        if _aware(event.at) > at:
+        if as_aware(event.at) > at:
             break
         status, until = event.status, event.until
-    if status == SUSPENDED and until is not None and _aware(until) <= at:
-        return VALID
-    return status
+    return effective_status(status, until, at)
 
 
 def live_sets(doses: Sequence[Any], events: Mapping[str, Sequence[Any]]) -> set[frozenset[str]]:
     """Every set of one beneficiary's certificates that was live (valid, not suspended) at some
     moment: the set changes only at an issue time, a status event or the end of a suspension."""
-    moments = {_aware(c.issued_at) for c in doses}
+    moments = {as_aware(c.issued_at) for c in doses}
     for evs in events.values():
-        moments |= {_aware(e.at) for e in evs} | {_aware(e.until) for e in evs if e.until is not None}
+        moments |= {as_aware(e.at) for e in evs} | {as_aware(e.until) for e in evs if e.until is not None}
     sets = set()
     for at in moments:
         live = frozenset(c.certificate_id for c in doses
-                         if _aware(c.issued_at) <= at and _status_at(events.get(c.certificate_id, ()), at) == VALID)
+                         if as_aware(c.issued_at) <= at and _status_at(events.get(c.certificate_id, ()), at) == VALID)
         if live:
             sets.add(live)
     return sets
@@ -175,8 +170,7 @@ def revoked_rids(now: dt.datetime | None = None) -> list[str]:
         events.setdefault(event.certificate_id, []).append(event)
     rids: set[str] = set()
     for doses in by_code.values():
-        dead = {d.certificate_id for d in doses if d.status != VALID and not (
-            d.status == SUSPENDED and d.suspended_until is not None and _aware(d.suspended_until) <= now)}
+        dead = {d.certificate_id for d in doses if effective_status(d.status, d.suspended_until, now) != VALID}
         if not dead:
             continue  # only suspensions that have run out
         mine = {d.certificate_id: events[d.certificate_id] for d in doses if d.certificate_id in events}

@@ -30,6 +30,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def as_aware(value: dt.datetime) -> dt.datetime:
+    """A stored time as UTC-aware (SQLite hands back naive datetimes)."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
 def iso_utc(value: dt.datetime) -> str:
     """ISO 8601 in UTC with a Z; naive values (SQLite drops the zone) are taken as UTC."""
     if value.tzinfo is None:

@@ -42,6 +42,7 @@ from core.models import (
     Slot,
     User,
     Vaccine,
+    as_aware,
     iso_utc,
     utcnow,
 )
@@ -92,10 +93,6 @@ def local_zone() -> ZoneInfo:
 
 def local_now(now: dt.datetime | None = None) -> dt.datetime:
     return (now or utcnow()).astimezone(local_zone())
-
-
-def as_aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def offered_programs(facility_id: int) -> list[Program]:
