@@ -31,8 +31,6 @@ from .models import DownloadCount
 
 logger = logging.getLogger(__name__)
 
-CHANNELS = ("api", "portal", "sms_link", "facility")
-KINDS = ("pdf", "qr", "eu", "shc")
 _PREFIX, _FOLDING = "dl:", "dl:folding:"
 
 

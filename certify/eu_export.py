@@ -258,6 +258,7 @@ def export_response(export: Export) -> Response:
 
 @bp.post("/certificate/api/eu-certificate")
 @require_role("certify", "fetch")
+@jobs.transactional  # the download count, when there is no Redis
 def eu_certificate_api():
     from . import downloads
     from .api import _dose_arg, _json_body
@@ -265,5 +266,4 @@ def eu_certificate_api():
     code, fn, gn, fmt = parse_export_request(request.args, _json_body())
     response = export_response(eu_certificate(code, fn, gn, fmt, dose=_dose_arg()))
     downloads.count("api", "eu")
-    jobs.commit()  # the count, when there is no Redis
     return response

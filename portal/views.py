@@ -297,6 +297,7 @@ def certificate_qr(member_id: int, certificate_id: str):
 
 @bp.route("/members/<int:member_id>/certificates/<certificate_id>/eu", methods=["GET", "POST"])
 @citizen
+@jobs.transactional  # the download count, when there is no Redis
 def certificate_eu(member_id: int, certificate_id: str):
     """The EU Digital COVID Certificate of a certificate: the holder states how their name
     splits, then downloads the PDF or the QR code; refusals are shown next to the fields."""
@@ -314,7 +315,6 @@ def certificate_eu(member_id: int, certificate_id: str):
             refusal, status = exc.errors.get("certificate", []), exc.status
         else:
             certify_downloads.count("portal", "eu")
-            jobs.commit()  # the count, when there is no Redis
             return _download(export.content, export.mimetype, export.filename)
     elif request.method == "POST":
         status = 422
