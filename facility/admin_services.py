@@ -134,7 +134,7 @@ def set_vaccinator_active(facility_id: int, vaccinator_id: int, active: bool) ->
     row = get_vaccinator(facility_id, vaccinator_id)
     if row.active != active:
         audit.record("vaccinator.active", f"vaccinator:{row.id}", facility_id=facility_id, name=row.name,
-                     active=[row.active, active])
+                     changes={"active": [row.active, active]})
     row.active = active
     db.session.flush()
     return row
@@ -205,7 +205,7 @@ def set_staff_active(facility_id: int, acting: User, user_id: int, active: bool)
         raise _invalid("active", _("You cannot disable yourself."))
     if user.active != active:
         audit.record("staff.active", f"user:{user.id}", facility_id=facility_id, name=user.name,
-                     active=[user.active, active])
+                     changes={"active": [user.active, active]})
     user.active = active
     db.session.flush()
     return user
@@ -253,8 +253,8 @@ def save_slot_config(facility_id: int, program_id: int, *, appointment_start: dt
 
 
 def _slot_fields(row: FacilityProgram) -> dict:
-    return {k: getattr(row, k) for k in ("appointment_start", "appointment_end", "slot_minutes", "slot_capacity",
-                                         "walkin_days", "walkin_start", "walkin_end")}
+    return _fields(row, ("appointment_start", "appointment_end", "slot_minutes", "slot_capacity", "walkin_days",
+                         "walkin_start", "walkin_end"))
 
 
 # --- Beneficiaries (facility administrator) -----------------------------------------------------

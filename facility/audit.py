@@ -48,16 +48,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def events(*, action: str = "", target: str = "", actor_id: int | None = None, before_id: int | None = None,
-           limit: int = PAGE) -> list[AdminEvent]:
+def events(*, action: str = "", target: str = "", before_id: int | None = None, limit: int = PAGE) -> list[AdminEvent]:
     """Newest first; ``before_id`` pages back."""
     stmt = select(AdminEvent).order_by(AdminEvent.id.desc()).limit(limit)
     if action:
         stmt = stmt.where(AdminEvent.action.startswith(action))
     if target:
         stmt = stmt.where(AdminEvent.target == target)
-    if actor_id is not None:
-        stmt = stmt.where(AdminEvent.actor_id == actor_id)
     if before_id is not None:
         stmt = stmt.where(AdminEvent.id < before_id)
     return list(db.session.scalars(stmt))

@@ -40,7 +40,7 @@ def test_staff_changes_are_recorded_with_who_and_what(app, client, people):
     assert (created.action, created.actor_id, created.actor, created.facility_id) == (
         "staff.save", people["admin"], "Asha Admin (9811100001)", people["home"])
     assert created.details["created"] is True and created.details["changes"]["roles"] == [None, ["facility_staff"]]
-    assert (disabled.action, disabled.target, disabled.details["active"]) == (
+    assert (disabled.action, disabled.target, disabled.details["changes"]["active"]) == (
         "staff.active", f"user:{people['staff']}", [True, False])
 
 
