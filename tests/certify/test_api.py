@@ -228,7 +228,7 @@ def scan_qr(png: bytes) -> dict:
 
     from certify.credentials.qr import unpack_qr_payload
 
-    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
     assert len(results) == 1
     return unpack_qr_payload(results[0].bytes)
 

@@ -63,7 +63,7 @@ def test_qr_is_a_numeric_shc_qr_that_verifies_against_the_published_jwks(client,
     resp = client.get(f"{SHC}?refId={issued}&type=qr", headers=headers)
 
     assert resp.status_code == 200 and resp.mimetype == "image/png"
-    [symbol] = zxingcpp.read_barcodes(Image.open(io.BytesIO(resp.data)))
+    [symbol] = zxingcpp.read_barcodes(Image.open(io.BytesIO(resp.data)), formats=zxingcpp.BarcodeFormat.QRCode)
     assert symbol.text.startswith("shc:/") and symbol.text[5:].isdigit()
     assert int(symbol.extra["Version"]) <= 22 and symbol.ec_level == "L"
     result = shc.verify_shc(symbol.text, trusted_from_jwks(client))
@@ -108,7 +108,7 @@ def test_pdf_shows_the_card_and_is_cached(app, client, headers, issued, tmp_path
     subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
                    check=True)
     [page] = tmp_path.glob("page*.png")
-    [symbol] = zxingcpp.read_barcodes(Image.open(page))  # the printed QR scans
+    [symbol] = zxingcpp.read_barcodes(Image.open(page), formats=zxingcpp.BarcodeFormat.QRCode)  # the printed QR scans
     assert shc.verify_shc(symbol.text, trusted_from_jwks(client)).status == "valid"
     with app.app_context():
         kinds = set(db.session.scalars(select(RenderedArtifact.kind)))
@@ -188,5 +188,5 @@ def test_a_chunked_card_shows_every_chunk_in_the_png():
     jws = (EXAMPLES / "example-02-d-jws.txt").read_text().strip()
     chunks = shc.qr_chunks(jws)
     png = _stacked([shc.shc_qr_png(c) for c in chunks])
-    found = {s.text for s in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))}
+    found = {s.text for s in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)}
     assert found == set(chunks) and len(chunks) == 3

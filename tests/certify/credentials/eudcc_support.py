@@ -42,7 +42,7 @@ def read_qr(png: bytes) -> str:
     import zxingcpp
     from PIL import Image
 
-    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
     return found.text
 
 
