@@ -11,8 +11,8 @@ from . import config as config_mod
 from .errors import register_error_handlers
 from .extensions import babel, csrf, db, htmx, login_manager, migrate
 
-LANGUAGES = ("en", "hi")
-LANGUAGE_NAMES = {"en": "English", "hi": "हिन्दी"}  # each in its own script, for the switcher
+LANGUAGES = ("en", "hi", "ta")
+LANGUAGE_NAMES = {"en": "English", "hi": "हिन्दी", "ta": "தமிழ்"}  # each in its own script, for the switcher
 
 
 def _secret_key(app: Flask) -> str:

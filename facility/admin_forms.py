@@ -198,7 +198,7 @@ class ProgramForm(FlaskForm):
 class VaccineForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     manufacturer = StringField(_l("Manufacturer"), validators=[Optional(), Length(max=200)])
-    administration = SelectField(_l("Administration"), choices=ADMINISTRATION_CHOICES)
+    administration = SelectField(_l("Route of administration"), choices=ADMINISTRATION_CHOICES)
     program_id = SelectField(_l("Program"), coerce=int, validators=[Optional()])
     doses = IntegerField(_l("Doses"), validators=[InputRequired(), NumberRange(1, 10)])
     interval_days = IntegerField(_l("Minimum days between doses"), validators=[InputRequired(), NumberRange(0, 3650)])

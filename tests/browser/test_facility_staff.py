@@ -221,22 +221,36 @@ def test_walk_in_then_scan_the_registration_qr(app, live_server, desk, read_code
     shot(page, "phone-scanned")
 
 
-def test_the_desk_in_hindi(page, browser, browser_context_args, live_server, desk, read_code):  # noqa: F811
-    """Staff choose their language: with a Hindi browser every desk string is Hindi."""
+#: The desk's strings as the Hindi and Tamil catalogs have them.
+DESK_TEXT = {
+    "hi": {"heading": "लाभार्थी का सत्यापन करें", "code": "नामांकन कोड", "verify": "सत्यापित करें",
+           "photo_id": "फ़ोटो पहचान पत्र जाँचें", "queue": "खुराक 1 के लिए कतार में जोड़ें", "app": "केंद्र ऐप",
+           "walk_in": "नया लाभार्थी", "name": "पूरा नाम (पहचान पत्र के अनुसार)"},
+    "ta": {"heading": "பயனாளியைச் சரிபார்க்கவும்", "code": "பதிவுக் குறியீடு", "verify": "சரிபார்க்கவும்",
+           "photo_id": "புகைப்பட அடையாள அட்டையைச் சரிபார்க்கவும்", "queue": "டோஸ் 1-க்காக வரிசையில் சேர்க்கவும்",
+           "app": "மையச் செயலி", "walk_in": "புதிய பயனாளி", "name": "முழுப் பெயர் (அடையாள அட்டையில் உள்ளபடி)"},
+}
+
+
+@pytest.mark.parametrize("lang", ["hi", "ta"])
+def test_the_desk_in_the_staff_language(page, browser, browser_context_args, live_server, desk, read_code,  # noqa: F811
+                                        lang):
+    """Staff choose their language: with a Hindi or Tamil browser every desk string is in it."""
+    t = DESK_TEXT[lang]
     sign_in(page, live_server.url, read_code)
-    hindi = browser.new_context(**{**browser_context_args, "locale": "hi-IN", "viewport": VIEWPORTS["phone"]})
-    hindi.add_cookies(page.context.cookies())  # the same signed-in session
-    page = hindi.new_page()
+    local = browser.new_context(**{**browser_context_args, "locale": f"{lang}-IN", "viewport": VIEWPORTS["phone"]})
+    local.add_cookies(page.context.cookies())  # the same signed-in session
+    page = local.new_page()
     d = Desk(page, live_server.url)
     page.goto(live_server.url + "/facility/")
-    expect(page.get_by_role("heading", name="लाभार्थी का सत्यापन करें")).to_be_visible()
-    page.get_by_label("नामांकन कोड").fill(desk["code"])
-    page.get_by_role("button", name="सत्यापित करें").click()
-    expect(d.result).to_contain_text("फ़ोटो पहचान पत्र जाँचें")
-    expect(d.result.get_by_role("button", name="खुराक 1 के लिए कतार में जोड़ें")).to_be_visible()
-    shot(page, "phone-hindi-verified")
+    expect(page.get_by_role("heading", name=t["heading"])).to_be_visible()
+    page.get_by_label(t["code"]).fill(desk["code"])
+    page.get_by_role("button", name=t["verify"], exact=True).click()
+    expect(d.result).to_contain_text(t["photo_id"])
+    expect(d.result.get_by_role("button", name=t["queue"])).to_be_visible()
+    shot(page, f"phone-{lang}-verified")
     page.set_viewport_size(VIEWPORTS["desk"])
-    page.get_by_role("navigation", name="केंद्र ऐप").get_by_role("link", name="नया लाभार्थी").click()
-    expect(page.get_by_label("पूरा नाम (पहचान पत्र के अनुसार)")).to_be_visible()
-    shot(page, "desk-hindi-walk-in")
-    hindi.close()
+    page.get_by_role("navigation", name=t["app"]).get_by_role("link", name=t["walk_in"]).click()
+    expect(page.get_by_label(t["name"])).to_be_visible()
+    shot(page, f"desk-{lang}-walk-in")
+    local.close()

@@ -22,7 +22,7 @@ from .conftest import ARTIFACTS
 
 MOBILE = "9876543210"
 
-#: What the citizen reads, per language (the Hindi is the catalog's).
+#: What the citizen reads, per language (the Hindi and Tamil are the catalogs').
 TEXT = {
     "en": {
         "mobile": "Mobile number", "send": "Send code", "code": "6-digit code", "sign_in": "Sign in",
@@ -50,10 +50,24 @@ TEXT = {
         "worse": "यदि लक्षण बढ़ जाएँ", "pdf": "PDF डाउनलोड करें", "qr": "QR कोड डाउनलोड करें",
         "language": "प्रमाणपत्र की भाषा", "earlier": "1 पुराना प्रमाणपत्र",
     },
+    "ta": {
+        "mobile": "மொபைல் எண்", "send": "குறியீட்டை அனுப்பவும்", "code": "6 இலக்கக் குறியீடு",
+        "sign_in": "உள்நுழையவும்", "family": "உங்கள் குடும்பம்", "add": "உறுப்பினரைச் சேர்க்கவும்",
+        "name": "முழுப் பெயர் (அடையாள அட்டையில் உள்ளபடி)", "female": "பெண்", "year": "பிறந்த ஆண்டு",
+        "id_number": "அடையாள அட்டை எண்", "address": "வீடு, தெரு, கிராமம் அல்லது நகரம்", "district": "மாவட்டம்",
+        "state": "மாநிலம்", "pincode": "பின்கோடு", "save": "உறுப்பினரைச் சேர்க்கவும்",
+        "pin_error": "6 இலக்கப் பின்கோடை உள்ளிடவும்.", "register": "தகுதியைச் சரிபார்த்துப் பதிவு செய்யவும்",
+        "not_eligible": "தகுதியில்லை", "reason": "60 வயது அல்லது அதற்கு மேற்பட்டவர்களுக்கானது",
+        "diabetes": "Diabetes", "enrolled": "பதிவுக் குறியீடு:", "limit": "உறுப்பினர் வரம்பை எட்டிவிட்டீர்கள்",
+        "report": "பக்க விளைவுகளைத் தெரிவிக்கவும்", "who": "யாருக்கு அறிகுறிகள் உள்ளன?", "continue": "தொடரவும்",
+        "review": "அனுப்பும் முன் சரிபார்க்கவும்", "confirm": "உறுதிசெய்து அனுப்பவும்",
+        "sent": "அறிக்கை அனுப்பப்பட்டது", "worse": "அறிகுறிகள் மோசமானால்", "pdf": "PDF-ஐப் பதிவிறக்கவும்",
+        "qr": "QR குறியீட்டைப் பதிவிறக்கவும்", "language": "சான்றிதழ் மொழி", "earlier": "1 முந்தைய சான்றிதழ்",
+    },
 }
 
 
-@pytest.fixture(params=["en", "hi"])
+@pytest.fixture(params=["en", "hi", "ta"])
 def lang(request) -> str:
     return request.param
 
@@ -61,8 +75,7 @@ def lang(request) -> str:
 @pytest.fixture
 def phone(browser, browser_context_args, lang) -> Page:
     """A page in a phone-sized browser whose language is ``lang`` (Accept-Language)."""
-    context = browser.new_context(**(browser_context_args | {"locale": "hi-IN" if lang == "hi" else "en-IN",
-                                                            "accept_downloads": True}))
+    context = browser.new_context(**(browser_context_args | {"locale": f"{lang}-IN", "accept_downloads": True}))
     yield context.new_page()
     context.close()
 
@@ -206,6 +219,32 @@ def test_a_fifth_member_is_refused(phone, live_server, app, shot, seed, lang):
     portal.shot("6-fifth-member-refused")
     assert count(app, Member) == 4
 
+
+
+@pytest.mark.parametrize("lang", ["en"])
+def test_switch_language_from_the_footer(phone, live_server, app, shot, seed, lang):
+    """An English browser; the citizen picks Tamil in the footer, it stays on every page, then back."""
+    seed(lambda: f.member(MOBILE, "Asha Verma"))
+    portal = Portal(phone, live_server.url, app, lang, shot)
+    portal.sign_in()
+    languages = phone.get_by_role("navigation", name="Language")
+    languages.get_by_role("link", name="தமிழ்").click()
+
+    ta = TEXT["ta"]
+    expect(phone.locator("html")).to_have_attribute("lang", "ta")
+    expect(phone.get_by_role("heading", level=1)).to_have_text(ta["family"])
+    expect(phone.get_by_role("navigation", name="மொழி").locator("[aria-current=true]")).to_have_text("தமிழ்")
+    assert_fits_the_phone(phone)
+    shot(phone, "portal-ta-switched-dashboard")
+    phone.get_by_role("link", name=ta["add"]).click()  # the next page too
+    expect(phone.get_by_label(ta["name"])).to_be_visible()
+    expect(phone.get_by_label(ta["pincode"])).to_be_visible()
+    assert_fits_the_phone(phone)
+    shot(phone, "portal-ta-switched-member-form")
+
+    phone.get_by_role("navigation", name="மொழி").get_by_role("link", name="English").click()
+    expect(phone.locator("html")).to_have_attribute("lang", "en")
+    expect(phone.get_by_label(TEXT["en"]["name"])).to_be_visible()
 
 @pytest.fixture
 def vaccinated_family(seed):

@@ -1,5 +1,5 @@
 """The citizen downloads the EU and SMART Health Card versions of a certificate from the portal,
-on a 360 px phone, in English and Hindi (screenshots test-artifacts/portal-<lang>-exports-*.png)."""
+on a 360 px phone, in English, Hindi and Tamil (screenshots test-artifacts/portal-<lang>-exports-*.png)."""
 from __future__ import annotations
 
 import re
@@ -23,6 +23,10 @@ TEXT = {
            "shc": "SMART हेल्थ कार्ड", "shc_qr": "SMART हेल्थ कार्ड: QR कोड",
            "wrong": "SHARMA प्रमाणपत्र पर लिखे नाम (Asha Verma) का हिस्सा नहीं है।",
            "no_code": "Corbevax का कोई EU टीका कोड नहीं है"},
+    "ta": {"eu": "EU சான்றிதழ்", "family": "குடும்பப் பெயர் (Surname)", "given": "முதல் பெயர்கள்",
+           "eu_qr": "EU QR குறியீடு", "shc": "SMART Health Card", "shc_qr": "SMART Health Card: QR குறியீடு",
+           "wrong": "SHARMA, சான்றிதழில் உள்ள பெயரின் (Asha Verma) பகுதி அல்ல.",
+           "no_code": "Corbevax-க்கு EU தடுப்பூசிக் குறியீடு இல்லாததால்"},
 }
 
 
