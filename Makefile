@@ -28,7 +28,7 @@ translations: $(VENV)/.installed
 
 ## Re-extract UI strings and merge them into every catalog (run after changing strings).
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
 
 test-deps: $(VENV)/.installed translations

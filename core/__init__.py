@@ -8,6 +8,7 @@ import secrets
 from flask import Flask, has_request_context, request
 
 from . import config as config_mod
+from . import vocabulary
 from .errors import register_error_handlers
 from .extensions import babel, csrf, db, htmx, login_manager, migrate
 
@@ -76,6 +77,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["ui_languages"] = tuple(LANGUAGE_NAMES.items())
+    app.jinja_env.filters["translated"] = vocabulary.translated
+    app.jinja_env.filters["translated_list"] = vocabulary.translated_list
     login_manager.user_loader(_load_user)
     login_manager.login_view = "core.login"
 

@@ -33,6 +33,7 @@ from core.extensions import db, htmx
 from core.forms import choices
 from core.models import Facility, iso_utc
 from core.roles import ROLES, roles_required
+from core.vocabulary import translated
 
 from . import bp
 from . import staff_services as desk
@@ -182,7 +183,7 @@ def _walk_in_choices(form: WalkInForm, facility: Facility) -> list:
     programs = desk.offered_programs(facility.id)
     form.program.choices = choices((p.id, p.name) for p in programs)
     conditions = sorted({c for p in programs for c in (p.comorbidities or [])})
-    form.comorbidities.choices = choices((c, c) for c in conditions)
+    form.comorbidities.choices = choices((c, translated(c)) for c in conditions)
     return programs
 
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from core import vocabulary
 from core.extensions import db
 from core.models import Enrolment, Facility, Member, Program
 
-COMORBIDITIES = ["Diabetes", "Hypertension", "Chronic kidney disease", "Chronic liver disease",
-                 "Chronic lung disease", "Heart disease", "Cancer", "HIV"]
-SIDE_EFFECTS = ["Fever", "Headache", "Pain or swelling at the injection site", "Tiredness", "Muscle or joint pain",
-                "Nausea or vomiting", "Dizziness or fainting", "Rash or itching", "Difficulty breathing",
-                "Chest pain"]
+COMORBIDITIES = list(vocabulary.CONDITIONS)
+SIDE_EFFECTS = [s for s in vocabulary.SYMPTOMS if s != "Pain at the injection site"]
 FACILITIES = [
     {"code": "DEMO-002", "name": "MOH Gothatuwa", "district": "Colombo", "state": "Western", "pincode": "00500",
      "contact_mobile": "9000000002", "latitude": 6.9271, "longitude": 79.8612,

@@ -712,7 +712,7 @@ def report_side_effects(mobile: str, member_id: int, symptoms: Sequence[str]) ->
     db.session.add(report)
     db.session.flush()
     if facility is not None:
-        context = {"facility": facility.name, "code": subject.enrolment.code, "symptoms": ", ".join(chosen),
+        context = {"facility": facility.name, "code": subject.enrolment.code, "symptoms": list(chosen),
                    "reported_on": report.created_at.date()}
         key, program_id = f"side-effect:{report.id}", subject.enrolment.program_id
         # the facility's admins (else its staff), each in their language; else its contact number

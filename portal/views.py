@@ -24,6 +24,7 @@ from core import jobs
 from core.errors import NotFound, ValidationError
 from core.extensions import htmx
 from core.roles import roles_required
+from core.vocabulary import translated
 
 from . import booking, bp, services
 from .forms import (
@@ -222,7 +223,7 @@ def _eligibility_form(member, programs) -> tuple[EligibilityForm, object]:
         form.birth_year.data = member.birth_year
         form.program.data = request.args.get("program", type=int) or (programs[0].id if len(programs) == 1 else None)
     chosen = next((p for p in programs if p.id == form.program.data), None)
-    form.comorbidities.choices = choices((c, c) for c in ((chosen.comorbidities or []) if chosen else []))
+    form.comorbidities.choices = choices((c, translated(c)) for c in ((chosen.comorbidities or []) if chosen else []))
     return form, chosen
 
 
@@ -340,7 +341,7 @@ def _side_effect_form(subjects) -> tuple[SideEffectForm, object]:
         form.member.data = request.args.get("member", type=int) or (
             subjects[0].member.id if len(subjects) == 1 else None)
     subject = next((s for s in subjects if s.member.id == form.member.data), None)
-    form.symptoms.choices = choices((s, s) for s in (subject.symptoms if subject else []))
+    form.symptoms.choices = choices((s, translated(s)) for s in (subject.symptoms if subject else []))
     return form, subject
 
 

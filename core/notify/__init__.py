@@ -88,7 +88,7 @@ EVENTS: dict[str, Event] = {e.name: e for e in (
           {"name": "Asha Devi", "facility": "PHC Gothatuwa", "date": dt.date(2026, 12, 3), "time": "10:00-11:00",
            "dose": 1, "code": "987456126"}),
     Event("side_effect_reported", _l("Side effect reported (to the facility)"),
-          {"facility": "PHC Gothatuwa", "code": "987456126", "symptoms": "fever, headache",
+          {"facility": "PHC Gothatuwa", "code": "987456126", "symptoms": ["Fever", "Headache"],
            "reported_on": dt.date(2026, 12, 4)}),
     Event("facility_notice", _l("Facility notice"),
           {"facility": "PHC Gothatuwa", "program": "COVID-19", "message": "Vaccine stock arrives on Monday."}),

@@ -31,7 +31,7 @@ TEXT = {
         "district": "District", "state": "State", "pincode": "PIN code", "save": "Add member",
         "pin_error": "Enter the 6-digit PIN code.", "register": "Check eligibility and register",
         "not_eligible": "Not eligible", "reason": "is for people aged 60 or older",
-        "diabetes": "Diabetes", "enrolled": "Enrolment code:", "limit": "Member limit reached",
+        "diabetes": "Diabetes", "fever": "Fever", "headache": "Headache", "enrolled": "Enrolment code:", "limit": "Member limit reached",
         "report": "Report side effects", "who": "Who has the symptoms?", "continue": "Continue",
         "review": "Please check before sending", "confirm": "Confirm and send", "sent": "Report sent",
         "worse": "If the symptoms get worse", "pdf": "Download PDF", "qr": "Download QR code",
@@ -44,7 +44,7 @@ TEXT = {
         "district": "ज़िला", "state": "राज्य", "pincode": "पिन कोड", "save": "सदस्य जोड़ें",
         "pin_error": "6 अंकों का पिन कोड दर्ज करें।", "register": "पात्रता जाँचें और पंजीकरण करें",
         "not_eligible": "पात्र नहीं", "reason": "60 वर्ष या उससे अधिक आयु के लोगों के लिए है",
-        "diabetes": "Diabetes", "enrolled": "नामांकन कोड:", "limit": "सदस्यों की सीमा पूरी हो गई",
+        "diabetes": "मधुमेह", "fever": "बुखार", "headache": "सिरदर्द", "enrolled": "नामांकन कोड:", "limit": "सदस्यों की सीमा पूरी हो गई",
         "report": "दुष्प्रभाव बताएँ", "who": "लक्षण किसे हैं?", "continue": "आगे बढ़ें",
         "review": "भेजने से पहले कृपया जाँच लें", "confirm": "पुष्टि करें और भेजें", "sent": "रिपोर्ट भेजी गई",
         "worse": "यदि लक्षण बढ़ जाएँ", "pdf": "PDF डाउनलोड करें", "qr": "QR कोड डाउनलोड करें",
@@ -58,7 +58,8 @@ TEXT = {
         "state": "மாநிலம்", "pincode": "பின்கோடு", "save": "உறுப்பினரைச் சேர்க்கவும்",
         "pin_error": "6 இலக்கப் பின்கோடை உள்ளிடவும்.", "register": "தகுதியைச் சரிபார்த்துப் பதிவு செய்யவும்",
         "not_eligible": "தகுதியில்லை", "reason": "60 வயது அல்லது அதற்கு மேற்பட்டவர்களுக்கானது",
-        "diabetes": "Diabetes", "enrolled": "பதிவுக் குறியீடு:", "limit": "உறுப்பினர் வரம்பை எட்டிவிட்டீர்கள்",
+        "diabetes": "நீரிழிவு நோய்", "fever": "காய்ச்சல்", "headache": "தலைவலி",
+        "enrolled": "பதிவுக் குறியீடு:", "limit": "உறுப்பினர் வரம்பை எட்டிவிட்டீர்கள்",
         "report": "பக்க விளைவுகளைத் தெரிவிக்கவும்", "who": "யாருக்கு அறிகுறிகள் உள்ளன?", "continue": "தொடரவும்",
         "review": "அனுப்பும் முன் சரிபார்க்கவும்", "confirm": "உறுதிசெய்து அனுப்பவும்",
         "sent": "அறிக்கை அனுப்பப்பட்டது", "worse": "அறிகுறிகள் மோசமானால்", "pdf": "PDF-ஐப் பதிவிறக்கவும்",
@@ -306,11 +307,11 @@ def test_report_side_effects(phone, live_server, app, shot, vaccinated_family, l
     portal.sign_in("/portal/side-effects")
     expect(phone.get_by_role("checkbox")).to_have_count(0)  # two vaccinated members: choose first
     phone.get_by_role("radio", name="Ravi Verma").check()
-    expect(phone.get_by_role("checkbox", name="Sore arm")).to_be_visible()  # htmx: Ravi's program's list
+    expect(phone.get_by_role("checkbox", name="Sore arm")).to_be_visible()  # htmx: Ravi's program's list, as typed
     phone.get_by_role("radio", name="Asha Verma").check()
     expect(phone.get_by_role("checkbox", name="Sore arm")).to_have_count(0)
-    phone.get_by_role("checkbox", name="Fever").check()
-    phone.get_by_role("checkbox", name="Headache").check()
+    phone.get_by_role("checkbox", name=t["fever"]).check()  # listed symptoms in the citizen's language
+    phone.get_by_role("checkbox", name=t["headache"]).check()
     assert_fits_the_phone(phone)
     portal.shot("10-side-effects-choose")
     phone.get_by_role("button", name=t["continue"]).click()

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from core import LANGUAGE_NAMES, LANGUAGES
 from tests.conftest import ROOT
 
-KEYWORDS = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "_l": None, "N_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
 PLACEHOLDER = re.compile(r"%\([a-z_0-9]+\)[sdif]|%[sd%]|</?[a-zA-Z][^>]*>")
 
 

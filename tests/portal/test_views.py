@@ -349,6 +349,33 @@ def test_report_side_effects_review_then_confirm(app, client, family):
         assert sms.to == "9000054321"
 
 
+
+def test_symptoms_read_in_the_citizens_language_and_are_stored_as_listed(app, client, family):
+    """Listed symptoms the catalogs know are shown translated; one they do not is shown as typed."""
+    from core import notify
+    from core.models import Program
+
+    with app.app_context():
+        program = db.session.get(Program, family["program"])
+        program.side_effects = [*program.side_effects, "Sore arm"]
+        db.session.commit()
+    choices = text(client.get(f"/portal/side-effects/symptoms?member={family['asha']}&lang=ta", headers=HX))
+    assert re.search(r'value="Fever".*?காய்ச்சல்', choices, re.S)
+    assert "தலைவலி" in choices and "Sore arm" in choices and ">Fever<" not in choices
+
+    review = client.post("/portal/side-effects?lang=hi", data={"member": family["asha"], "action": "review",
+                                                               "symptoms": ["Fever", "Sore arm"]})
+    assert "<li>बुखार</li>" in text(review) and "<li>Sore arm</li>" in text(review)
+    done = client.post("/portal/side-effects?lang=hi", data={"member": family["asha"], "action": "confirm",
+                                                             "symptoms": ["Fever", "Sore arm"]})
+    assert "<li>बुखार</li>" in text(client.get(done.headers["Location"] + "?lang=hi"))
+    with app.app_context():
+        assert db.session.scalar(select(SideEffectReport.symptoms)) == ["Fever", "Sore arm"]
+        sms = db.session.scalar(select(OutboxMessage).where(OutboxMessage.event == "side_effect_reported"))
+        assert "Fever, Sore arm" in sms.body  # the facility's number reads the default language, English
+    with app.test_request_context():
+        assert "காய்ச்சல், தலைவலி" in notify.preview("side_effect_reported", "ta").body
+
 def test_no_symptom_chosen_is_an_error_beside_the_list(app, client, family):
     resp = client.post("/portal/side-effects", data={"member": family["asha"], "action": "review"})
     assert "Choose one or more symptoms from the list." in text(resp) and count(app, SideEffectReport) == 0
