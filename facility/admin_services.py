@@ -32,6 +32,7 @@ from core.models import (
     Vaccine,
 )
 from core.otp import normalise_mobile
+from portal import booking
 
 from . import audit
 from .models import ProgramAdmin, QueueEntry, Vaccinator
@@ -227,9 +228,17 @@ def get_facility_program(facility_id: int, program_id: int) -> FacilityProgram:
     return row
 
 
+@dataclass(frozen=True)
+class SlotConfigSaved:
+    config: FacilityProgram
+    slots: booking.SlotUpdate  # what changed on the days already open for booking
+
+
 def save_slot_config(facility_id: int, program_id: int, *, appointment_start: dt.time, appointment_end: dt.time,
                      slot_minutes: int, slot_capacity: int, walkin_days: Iterable[int],
-                     walkin_start: dt.time | None, walkin_end: dt.time | None) -> FacilityProgram:
+                     walkin_start: dt.time | None, walkin_end: dt.time | None) -> SlotConfigSaved:
+    """Save the facility's slot configuration for the program and apply it to the days from
+    tomorrow on that already have slots (booked places are never taken away)."""
     row = get_facility_program(facility_id, program_id)
     if appointment_end <= appointment_start:
         raise _invalid("appointment_end", _("Must be after the start time."))
@@ -249,7 +258,7 @@ def save_slot_config(facility_id: int, program_id: int, *, appointment_start: dt
     db.session.flush()
     audit.record("slots.save", f"program:{program_id}", facility_id=facility_id,
                  changes=audit.changes(before, _slot_fields(row)))
-    return row
+    return SlotConfigSaved(row, booking.apply_config(row))
 
 
 def _slot_fields(row: FacilityProgram) -> dict:

@@ -21,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_date, format_time, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -291,8 +292,23 @@ def admin_slot_edit(program_id: int):
             walkin_start=form.walkin_start.data, walkin_end=form.walkin_end.data))
         if saved is not None:
             flash(_("Slots for %(program)s saved.", program=program.name))
+            _flash_slot_update(saved.slots)
             return redirect(url_for("facility.admin_slots"))
     return _form_page("facility/admin/slot_form.html", form, program=program, link=link)
+
+
+def _flash_slot_update(update) -> None:
+    """Tell the administrator what the change did to the days already open for booking."""
+    if update.added or update.changed or update.removed:
+        flash(_("Days already open for booking, from tomorrow: %(added)d slots added, %(changed)d changed, "
+                "%(removed)d removed.", added=update.added, changed=update.changed, removed=update.removed))
+    if update.kept:
+        when = ", ".join(_("%(day)s %(time)s (%(booked)d booked)", day=format_date(day, "medium"),
+                           time=format_time(start, "short"), booked=booked) for day, start, booked in update.kept)
+        flash(ngettext("%(num)d booked slot is outside the new hours and stays, so its appointments stand: "
+                       "%(slots)s.",
+                       "%(num)d booked slots are outside the new hours and stay, so their appointments stand: "
+                       "%(slots)s.", len(update.kept), slots=when))
 
 
 # --- Facility administrator: beneficiaries ------------------------------------------------------

@@ -3,8 +3,9 @@
 Slots are materialised lazily: the first time a facility's day is shown, one
 ``INSERT ... ON CONFLICT DO NOTHING`` writes that day's slots from its FacilityProgram
 (appointment hours in steps of ``slot_minutes``, ``slot_capacity`` each). Two requests
-doing it at once both succeed and leave one row per slot. A later change of the
-configuration applies to days not yet materialised.
+doing it at once both succeed and leave one row per slot. When the configuration changes,
+:func:`apply_config` brings the days already materialised from tomorrow on in line with it
+(today's slots are left as they are: people may already be on their way).
 
 Capacity is taken with one guarded statement in the request's transaction::
 
@@ -114,6 +115,64 @@ def ensure_slots(configs: list[FacilityProgram], days: list[dt.date]) -> int:
 
 
 @dataclass(frozen=True)
+class SlotUpdate:
+    """What :func:`apply_config` changed; ``kept`` are booked slots outside the new hours."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    kept: tuple[tuple[dt.date, dt.time, int], ...] = ()  # (day, start, places booked)
+
+
+def apply_config(config: FacilityProgram) -> SlotUpdate:
+    """Bring the materialised days from tomorrow on in line with ``config`` (after it changed).
+
+    A slot at a start time the new hours still have takes the new end and capacity, never less
+    than is already booked; a free slot at a start time they no longer have is removed (closed,
+    capacity 0, when a cancelled appointment still points at it); new start times are added. A
+    booked slot outside the new hours stays, so its appointments stand; it is reported in ``kept``.
+    The day's slots are locked first, so a booking racing the change waits and then sees the
+    new capacity (or finds the slot gone and is refused).
+    """
+    tomorrow = local_today() + dt.timedelta(days=1)
+    slots = list(db.session.scalars(
+        select(Slot).where(Slot.facility_id == config.facility_id, Slot.program_id == config.program_id,
+                           Slot.day >= tomorrow)
+        .order_by(Slot.day, Slot.start_time).with_for_update(of=Slot)))
+    if not slots:
+        return SlotUpdate()
+    times = dict(slot_times(config))
+    referenced = set(db.session.scalars(
+        select(Appointment.slot_id).distinct().where(Appointment.slot_id.in_([s.id for s in slots]))))
+    added = changed = removed = 0
+    kept: list[tuple[dt.date, dt.time, int]] = []
+    present: dict[dt.date, set[dt.time]] = {}
+    for slot in slots:
+        present.setdefault(slot.day, set()).add(slot.start_time)
+        if slot.start_time in times:
+            end, capacity = times[slot.start_time], max(config.slot_capacity, slot.booked)
+            if (slot.end_time, slot.capacity) != (end, capacity):
+                slot.end_time, slot.capacity = end, capacity
+                changed += 1
+        elif slot.booked:
+            kept.append((slot.day, slot.start_time, slot.booked))
+        elif slot.id in referenced:
+            if slot.capacity:
+                slot.capacity = 0
+                removed += 1
+        else:
+            db.session.delete(slot)
+            removed += 1
+    rows = [{"facility_id": config.facility_id, "program_id": config.program_id, "day": day, "start_time": start,
+             "end_time": end, "capacity": config.slot_capacity, "booked": 0}
+            for day, starts in present.items() for start, end in times.items() if start not in starts]
+    db.session.flush()
+    if rows:
+        _insert_ignoring_conflicts(rows)
+        added = len(rows)
+    return SlotUpdate(added, changed, removed, tuple(kept))
+
+@dataclass(frozen=True)
 class DayAvailability:
     day: dt.date
     slots: int
@@ -209,7 +268,7 @@ def facility_days(configs: list[FacilityProgram], day: dt.date | None = None) ->
     for facility_id, program_id, slot_day, n, free in db.session.execute(
             select(Slot.facility_id, Slot.program_id, Slot.day, func.count(), func.sum(Slot.capacity - Slot.booked))
             .where(Slot.facility_id.in_(facility_ids), Slot.program_id.in_(program_ids),
-                   Slot.day.in_(days))
+                   Slot.day.in_(days), Slot.capacity > 0)
             .group_by(Slot.facility_id, Slot.program_id, Slot.day)):
         counts[(facility_id, program_id, slot_day)] = (n, int(free or 0))
     chosen_days: dict[int, dt.date] = {}
@@ -223,7 +282,8 @@ def facility_days(configs: list[FacilityProgram], day: dt.date | None = None) ->
     wanted = {(c.facility_id, c.program_id, chosen_days[c.facility_id]) for c in configs}
     for slot in db.session.scalars(select(Slot).where(Slot.facility_id.in_(facility_ids),
                                                       Slot.program_id.in_(program_ids),
-                                                      Slot.day.in_(set(chosen_days.values())))
+                                                      Slot.day.in_(set(chosen_days.values())),
+                                                      Slot.capacity > 0)
                                    .order_by(Slot.start_time)):
         if (slot.facility_id, slot.program_id, slot.day) in wanted:
             slots[slot.facility_id].append(OpenSlot.of(slot))

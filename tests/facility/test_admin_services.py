@@ -97,7 +97,7 @@ def test_slot_configuration_rules(ctx):
     t = dt.time
     common = dict(appointment_start=t(9), appointment_end=t(10), slot_minutes=30, slot_capacity=5,
                   walkin_days=[1, 3], walkin_start=t(11), walkin_end=t(12))
-    row = svc.save_slot_config(f.id, p.id, **common)
+    row = svc.save_slot_config(f.id, p.id, **common).config
     assert (row.walkin_days, row.slot_minutes) == ([1, 3], 30)
     for change, field in (({"slot_minutes": 90}, "slot_minutes"), ({"walkin_days": [7]}, "walkin_days"),
                           ({"walkin_start": None, "walkin_end": None}, "walkin_start"),
@@ -106,7 +106,7 @@ def test_slot_configuration_rules(ctx):
             svc.save_slot_config(f.id, p.id, **{**common, **change})
         assert field_of(exc) == field
     assert svc.save_slot_config(f.id, p.id, **{**common, "walkin_days": [], "walkin_start": None,
-                                               "walkin_end": None}).walkin_days == []
+                                               "walkin_end": None}).config.walkin_days == []
     with pytest.raises(NotFound):
         svc.save_slot_config(f.id, fx.program().id, **common)
 

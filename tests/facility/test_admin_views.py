@@ -194,10 +194,20 @@ def test_slot_configuration_is_validated_and_saved(app, client, world):
                                  "slot_capacity": "20", "walkin_days": ["0"], "walkin_start": "10:00"})
     assert bad.status_code == 400
     assert b'id="appointment_end-error"' in bad.data and b'id="walkin_end-error"' in bad.data
+    with app.app_context():  # the booking window is open already: the change reaches it
+        from portal import booking
+
+        link = db.session.scalar(select(FacilityProgram).where(FacilityProgram.facility_id == world["home"],
+                                                               FacilityProgram.program_id == world["covid"]))
+        opened = booking.ensure_slots([link], booking.booking_days()[:1])
+        db.session.commit()
     ok = client.post(url, data={"appointment_start": "08:30", "appointment_end": "16:00", "slot_minutes": "30",
                                 "slot_capacity": "25", "walkin_days": ["5", "6"], "walkin_start": "10:00",
                                 "walkin_end": "13:00"})
     assert ok.status_code == 302
+    told = client.get(ok.headers["Location"]).data.decode()
+    # 09:00-17:00 in hours became 08:30-16:00 in half hours: 09:00..15:00 change, 16:00 goes, 8 new
+    assert opened == 8 and "from tomorrow: 8 slots added, 7 changed, 1 removed." in told
     with app.app_context():
         link = db.session.scalar(select(FacilityProgram).where(FacilityProgram.facility_id == world["home"],
                                                                FacilityProgram.program_id == world["covid"]))

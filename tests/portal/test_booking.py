@@ -102,6 +102,66 @@ def test_slots_are_materialised_once_from_the_configuration(app, world):
         assert [(d, n, c) for d, n, c in rows] == [(d, 3, 5) for d in days]
 
 
+
+def _change_slots(app, world, start: int, end: int, minutes: int, capacity: int):
+    from facility import admin_services
+
+    with app.test_request_context():
+        saved = admin_services.save_slot_config(
+            world.facility_id, world.program_id, appointment_start=dt.time(start), appointment_end=dt.time(end),
+            slot_minutes=minutes, slot_capacity=capacity, walkin_days=[], walkin_start=None, walkin_end=None)
+        db.session.commit()
+        db.session.remove()
+    return saved.slots
+
+
+def _day_slots(app, world, day: dt.date) -> list[tuple[str, str, int, int]]:
+    with app.app_context():
+        rows = db.session.execute(select(Slot.start_time, Slot.end_time, Slot.capacity, Slot.booked)
+                                  .where(Slot.facility_id == world.facility_id, Slot.day == day)
+                                  .order_by(Slot.start_time)).all()
+        db.session.remove()
+    return [(str(a)[:5], str(b)[:5], c, n) for a, b, c, n in rows]
+
+
+def test_a_configuration_change_reaches_the_days_already_open(app, citizen, world):
+    """New hours, length and capacity apply from tomorrow to days with slots; booked places stay."""
+    nine, ten, _eleven = slots_of(app, world)  # materialises every booking day: 09-10, 10-11, 11-12, 5 places
+    asha, ravi = world.enrolment_ids
+    assert citizen.post(f"/portal/book/slots/{ten.id}", data={"members": [asha]}).status_code == 302
+    assert citizen.post(f"/portal/book/slots/{nine.id}", data={"members": [ravi]}).status_code == 302
+    [cancelled] = live_appointments(app, ravi)  # a cancelled appointment keeps pointing at 09:00
+    assert citizen.post(f"/portal/appointments/{cancelled.id}/cancel").status_code == 302
+    with app.app_context():
+        today = booking.local_today()
+        booking.ensure_slots([db.session.get(FacilityProgram, world.config_id)], [today])
+        db.session.commit()  # today's slots (walk-ins, people on their way) must not change
+        db.session.remove()
+    before_today = _day_slots(app, world, today)
+
+    update = _change_slots(app, world, 10, 13, 30, 1)
+    n = app.config["BOOKING_DAYS_AHEAD"]
+    assert (update.added, update.changed, update.removed, update.kept) == (4 * n, 2 * n, n, ())
+    first = nine.day
+    assert _day_slots(app, world, first) == [
+        ("09:00", "10:00", 0, 0),  # closed, not deleted: a cancelled appointment refers to it
+        ("10:00", "10:30", 1, 1), ("10:30", "11:00", 1, 0), ("11:00", "11:30", 1, 0), ("11:30", "12:00", 1, 0),
+        ("12:00", "12:30", 1, 0), ("12:30", "13:00", 1, 0)]
+    assert _day_slots(app, world, first + dt.timedelta(days=1))[0] == ("10:00", "10:30", 1, 0)  # 09:00 deleted
+    assert _day_slots(app, world, today) == before_today
+    offered = [(s.start_time.strftime("%H:%M"), s.capacity - s.booked) for s in slots_of(app, world)]
+    assert offered == [("10:00", 0), ("10:30", 1), ("11:00", 1), ("11:30", 1), ("12:00", 1), ("12:30", 1)]
+
+    # hours that leave out the booked 10:00 slot: it stays, with its appointment, and is reported
+    update = _change_slots(app, world, 14, 16, 60, 3)
+    assert update.kept == ((first, dt.time(10), 1),)
+    assert [s[0] for s in _day_slots(app, world, first)] == ["09:00", "10:00", "14:00", "15:00"]
+    assert live_appointments(app, asha)[0].slot_id == ten.id
+    # the old hours again: the closed slot reopens, the booked one keeps its place
+    _change_slots(app, world, 9, 12, 60, 5)
+    assert _day_slots(app, world, first)[:3] == [("09:00", "10:00", 5, 0), ("10:00", "11:00", 5, 1),
+                                                 ("11:00", "12:00", 5, 0)]
+
 def test_concurrent_materialisation_conflicts_are_ignored(app, world):
     """Two requests materialising the same day at once: the second's rows hit ON CONFLICT DO NOTHING."""
     with app.app_context():
@@ -137,6 +197,10 @@ def test_slots_materialise_on_sqlite_too(tmp_path):
             [appointment] = booking.book(w.mobile, slot.id, w.enrolment_ids)
             db.session.commit()
         assert (appointment.dose, db.session.get(Slot, slot.id).booked) == (1, 1)
+        config.appointment_start, config.slot_capacity = dt.time(10), 2  # a change reaches open days
+        update = booking.apply_config(config)
+        db.session.commit()
+        assert (update.added, update.changed, update.removed, update.kept) == (0, 4, 1, ((slot.day, slot.start_time, 1),))
         db.session.remove()
         db.engine.dispose()
 
