@@ -19,23 +19,19 @@ import threading
 import time
 import uuid
 from collections import Counter
-from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from sqlalchemy import select
 
 from core import jobs
 from core.extensions import db
+from core.models import local_today
 
 from .models import DownloadCount
 
 logger = logging.getLogger(__name__)
 
 _PREFIX, _FOLDING = "dl:", "dl:folding:"
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"])).date()
 
 
 FLUSH_SECONDS, FLUSH_COUNT = 1.0, 500
@@ -47,7 +43,7 @@ _last_flush = time.monotonic()
 def count(channel: str, kind: str) -> None:
     """One certificate handed out through ``channel`` as ``kind``."""
     global _last_flush
-    day = _today()
+    day = local_today()
     conn = jobs.redis_connection()
     if conn is not None:
         _remember_target(conn)

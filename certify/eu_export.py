@@ -18,14 +18,13 @@ import logging
 import os
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, request
 
 from core import jobs
 from core.auth import require_role
 from core.errors import AppError, Conflict, FieldError, ValidationError
-from core.models import utcnow
+from core.models import local_zone, utcnow
 
 from . import bp, services, signing
 from .credentials.eudcc import (
@@ -139,7 +138,7 @@ def eu_certificate(code: str, family_name: str, given_name: str, fmt: str, dose:
     if cert.effective_status(now) == SUSPENDED:
         raise Conflict("this certificate is suspended; it cannot be exported")
     country, issuer = eu_issuer_settings()
-    display_tz = ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"])
+    display_tz = local_zone()
     try:
         dcc = build_dcc(cert.credential, family_name=family_name, given_name=given_name,
                         eu_map=config_store.json_document("map:eu"), issuer=issuer, country=country,

@@ -11,7 +11,6 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import insert, select, text, update
@@ -21,7 +20,7 @@ from sqlalchemy.orm import defer
 from core import jobs
 from core.errors import FieldError, NotFound, ValidationError
 from core.extensions import db
-from core.models import Appointment, Enrolment, Vaccine, utcnow
+from core.models import Appointment, Enrolment, Vaccine, local_today, local_zone, utcnow
 
 from . import notifications, signing, tasks
 from .models import (
@@ -71,7 +70,7 @@ class Kind:
     noun: str  # "dose" | "test"
 
     def validate(self, body: Any, max_items: int) -> list[FieldError]:
-        today = dt.date.today()
+        today = local_today()
         if self.name == VACCINATION:
             return validate_certify_batch(body, max_items, today)
         from .schemas import validate_test_batch
@@ -424,7 +423,7 @@ def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
         from .render import TestCertificateView
 
         view = TestCertificateView.from_credential(
-            cert.credential, display_tz=ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"]))
+            cert.credential, display_tz=local_zone())
         content = config_store.template_renderer().render_test_pdf(
             view, artifact(cert, "qr"), lang=language, bilingual=bilingual)
     elif kind == "pdf":
@@ -437,7 +436,7 @@ def artifact(cert: Certificate, kind: str, lang: str = "") -> bytes:
             .order_by(Certificate.dose))]
         view = CertificateView.from_credential(
             cert.credential, previous_doses=previous,
-            display_tz=ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"]))
+            display_tz=local_zone())
         content = config_store.template_renderer().render_pdf(
             view, artifact(cert, "qr"), lang=language, bilingual=bilingual)
     else:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -28,6 +30,20 @@ TZDateTime = DateTime(timezone=True)
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def local_zone() -> ZoneInfo:
+    """The deployment's zone (CERTIFICATE_TIMEZONE), where the facilities and citizens are."""
+    return ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"])
+
+
+def local_now(now: dt.datetime | None = None) -> dt.datetime:
+    return (now or utcnow()).astimezone(local_zone())
+
+
+def local_today() -> dt.date:
+    """Today where the facilities are, not on the server's clock (often UTC, 5½ hours behind India)."""
+    return local_now().date()
 
 
 def as_aware(value: dt.datetime) -> dt.datetime:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -29,6 +28,7 @@ from flask_login import current_user
 from core import jobs
 from core.errors import NotFound, ValidationError
 from core.forms import choices
+from core.models import local_today, local_zone
 from core.roles import roles_required
 
 from . import admin_services as svc
@@ -99,14 +99,6 @@ def _save(form, action: Callable[[], object]) -> object | None:
 def _form_page(template: str, form, **context):
     """A form page: 400 when it shows errors, so a failed submit is not a success to a client."""
     return render_template(template, form=form, **context), 400 if form.errors or form.form_errors else 200
-
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"])
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(_tz()).date()
 
 
 def _author() -> str:
@@ -319,14 +311,14 @@ def admin_beneficiaries():
     facility = svc.own_facility(current_user)
     form = PeriodForm(request.args)
     form.program_id.choices = choices([(0, _("All programs"))] + [(p.id, p.name) for p in svc.all_programs()])
-    today = _today()
+    today = local_today()
     if not request.args:
         form.start.data, form.end.data = today - dt.timedelta(days=30), today + dt.timedelta(days=30)
     result = None
     if form.validate():
         start = form.start.data or today - dt.timedelta(days=30)
         end = form.end.data or today + dt.timedelta(days=30)
-        result = svc.beneficiaries(facility, form.program_id.data or None, start, end, today, _tz())
+        result = svc.beneficiaries(facility, form.program_id.data or None, start, end, today, local_zone())
     return _render("facility/admin/beneficiaries.html", "facility/admin/_beneficiaries.html",
                    status=200 if result is not None else 400, form=form, result=result, facility=facility,
                    limit=svc.BENEFICIARY_LIMIT)
@@ -639,7 +631,7 @@ def analytics():
     admin = current_user.has_role("system_admin", "program_admin")
     programs = svc.managed_programs(current_user) if admin else svc.all_programs()
     form.program_id.choices = choices([(0, _("All programs"))] + [(p.id, p.name) for p in programs])
-    today = _today()
+    today = local_today()
     data = None
     tz = current_app.config["CERTIFICATE_TIMEZONE"]
     behind = charts.refresh(tz) >= charts.FOLD_BATCH  # count what was issued since the last visit
@@ -684,4 +676,4 @@ def admin_audit():
     return render_template("facility/admin/audit.html", rows=rows[:audit.PAGE], more=more, action=action,
                            target=target, actions=AUDIT_ACTIONS,
                            facilities={f.id: f.name for f in svc.facilities_for_choice()},
-                           zone=_tz())
+                           zone=local_zone())

@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -44,6 +43,8 @@ from core.models import (
     Vaccine,
     as_aware,
     iso_utc,
+    local_now,
+    local_zone,
     utcnow,
 )
 from portal.services import (
@@ -85,14 +86,6 @@ def desk_facility(user: User) -> Facility:
     if facility is None or not facility.active:
         raise Forbidden(_("Your account is not linked to an active facility. Ask your facility administrator."))
     return facility
-
-
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"])
-
-
-def local_now(now: dt.datetime | None = None) -> dt.datetime:
-    return (now or utcnow()).astimezone(local_zone())
 
 
 def offered_programs(facility_id: int) -> list[Program]:

@@ -35,6 +35,7 @@ from core.models import (
     Member,
     Program,
     User,
+    local_today,
     utcnow,
 )
 from core.otp import MOBILE
@@ -363,7 +364,7 @@ def _certify_rows(job: UploadJob, rows: list[UploadRow]) -> list[Outcome]:
 
     facility = db.session.get(Facility, job.facility_id)
     vaccines = known_vaccines()
-    today = dt.date.today()
+    today = local_today()
     outcomes: list[Outcome | None] = [None] * len(rows)
     batch: list[tuple[int, dict]] = []
     for i, row in enumerate(rows):
@@ -417,7 +418,7 @@ def _enrol_rows(job: UploadJob, rows: list[UploadRow]) -> list[Outcome]:
         return [Outcome(ROW_ERROR, "the program of this upload no longer exists") for _ in rows]
     own = db.session.get(Facility, job.facility_id) if job.facility_id else None
     limit = current_app.config["MEMBERS_PER_MOBILE"]
-    today = dt.date.today()
+    today = local_today()
     mobiles = set()
     for row in rows:
         mobiles.add(_mobile(row.data.get("phone", "")))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import format_date, get_locale
@@ -43,6 +42,7 @@ from core.models import (
     Program,
     Slot,
     Vaccine,
+    local_today,
 )
 
 BOOKED, CANCELLED, COMPLETED = "booked", "cancelled", "completed"
@@ -57,11 +57,6 @@ class BookingError(AppError):
 
 
 # --- days and slots ---------------------------------------------------------------------------
-
-def local_today() -> dt.date:
-    """Today where the facilities are (the deployment's zone, CERTIFICATE_TIMEZONE)."""
-    return dt.datetime.now(ZoneInfo(current_app.config["CERTIFICATE_TIMEZONE"])).date()
-
 
 def booking_days() -> list[dt.date]:
     """The days open for booking: tomorrow and the next BOOKING_DAYS_AHEAD - 1 (today is for walk-ins)."""

@@ -1,7 +1,6 @@
 """Portal forms (Flask-WTF: CSRF on every POST, htmx ones included)."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from flask_babel import gettext as _
@@ -24,6 +23,7 @@ from wtforms.validators import (
 )
 
 from core.forms import MultiCheckboxField, choices
+from core.models import local_today
 
 from .services import MemberDetails
 
@@ -43,7 +43,7 @@ MOBILE = r"^\+?[0-9]{10,15}$"
 
 
 def _year_bounds() -> tuple[int, int]:
-    this_year = dt.date.today().year
+    this_year = local_today().year
     return this_year - 120, this_year
 
 
@@ -83,7 +83,7 @@ class MemberForm(FlaskForm):
             raise ValidationError(_("The year does not match the date of birth."))
 
     def validate_birth_date(self, field) -> None:
-        if field.data is not None and not (_year_bounds()[0] <= field.data.year and field.data <= dt.date.today()):
+        if field.data is not None and not (_year_bounds()[0] <= field.data.year and field.data <= local_today()):
             raise ValidationError(_("Enter a date of birth in the past."))
 
     def validate_id_number(self, field) -> None:

@@ -3,8 +3,6 @@ downloads and side-effect reports. Every page needs a signed-in citizen, and eve
 scoped to their mobile number (another number's ids answer 404)."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import (
     Response,
     flash,
@@ -23,6 +21,7 @@ from certify import services as certify_services
 from core import jobs
 from core.errors import NotFound, ValidationError
 from core.extensions import htmx
+from core.models import local_today
 from core.roles import roles_required
 from core.vocabulary import translated
 
@@ -54,10 +53,6 @@ def redirect_to(url: str) -> Response:
         resp.headers["HX-Redirect"] = url
         return resp
     return redirect(url, 303)
-
-
-def _today() -> dt.date:
-    return dt.date.today()
 
 
 @bp.after_request
@@ -102,7 +97,7 @@ def _download_choices(cards) -> dict:
 @citizen
 def index():
     mobile = current_user.mobile
-    cards = services.member_cards(mobile, _today())
+    cards = services.member_cards(mobile, local_today())
     return render("portal/index.html", cards=cards, limit=services.members_limit(), bookings=_bookings(cards),
                   **_download_choices(cards))
 
@@ -111,7 +106,7 @@ def index():
 @citizen
 def member_card(member_id: int):
     """One member card (htmx polls it while a certificate is being issued)."""
-    card = services.member_card(current_user.mobile, member_id, _today())
+    card = services.member_card(current_user.mobile, member_id, local_today())
     if not htmx:
         return redirect(url_for(".index", _anchor=f"member-{member_id}"))
     return render("portal/_member_card.html", card=card, bookings=_bookings([card]), **_download_choices([card]))
@@ -231,13 +226,13 @@ def _eligibility_form(member, programs) -> tuple[EligibilityForm, object]:
 @citizen
 def register(member_id: int):
     member = services.get_member(current_user.mobile, member_id)
-    programs = services.registrable_programs(member, _today())
+    programs = services.registrable_programs(member, local_today())
     form, program = _eligibility_form(member, programs)
     refusal = None
     if programs and form.validate_on_submit():
         try:
             enrolment = services.enrol(member, program, birth_year=form.birth_year.data,
-                                       comorbidities=form.comorbidities.data or [], today=_today())
+                                       comorbidities=form.comorbidities.data or [], today=local_today())
             jobs.commit()
         except ValidationError as exc:
             jobs.rollback()
@@ -258,7 +253,7 @@ def register(member_id: int):
 def register_conditions(member_id: int):
     """htmx: the eligibility questions of the program just picked."""
     member = services.get_member(current_user.mobile, member_id)
-    programs = services.registrable_programs(member, _today())
+    programs = services.registrable_programs(member, local_today())
     form, program = _eligibility_form(member, programs)
     return render("portal/register.html", "portal/_conditions.html", form=form, member=member,
                   programs=programs, program=program, refusal=None, clear_refusal=True)
