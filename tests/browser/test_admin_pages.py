@@ -9,6 +9,7 @@ real RQ worker in this process (``run_jobs``) while the page polls for progress.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 
@@ -289,6 +290,23 @@ def test_the_facility_admin_pages(desktop, live_server, shot, app, run_jobs):
     expect(page.get_by_role("group", name="Role")).to_contain_text("Choose at least one role.")
     shot(page, "admin-fa-3-staff-error")
 
+    with app.app_context():  # the booking window is open, and someone booked tomorrow 16:00-17:00
+        from core.models import Appointment, Enrolment, Member, Slot
+        from portal import booking
+
+        link = db.session.scalar(select(FacilityProgram))
+        booking.ensure_slots([link], booking.booking_days())
+        last = db.session.scalar(select(Slot).where(Slot.day == booking.booking_days()[0],
+                                                    Slot.start_time == dt.time(16)))
+        member = Member(mobile="9811100900", name="Booked Person")
+        db.session.add(member)
+        db.session.flush()
+        enrolment = Enrolment(code="SOON-1", member_id=member.id, program_id=link.program_id)
+        db.session.add(enrolment)
+        db.session.flush()
+        db.session.add(Appointment(enrolment_id=enrolment.id, slot_id=last.id, dose=1))
+        last.booked = 1
+        fx.commit()
     page.get_by_role("link", name="Slots").click()
     page.get_by_role("link", name=re.compile("Configure slots")).click()
     page.get_by_label("Appointments until").fill("08:00")
@@ -298,7 +316,11 @@ def test_the_facility_admin_pages(desktop, live_server, shot, app, run_jobs):
     page.get_by_label("Appointments until").fill("16:30")
     page.get_by_role("checkbox", name="Sunday").check()
     page.get_by_role("button", name="Save").click()
-    expect(page.locator(".flash")).to_have_text("Slots for COVID-19 saved.")
+    flashes = page.locator(".flash")
+    expect(flashes.nth(0)).to_have_text("Slots for COVID-19 saved.")
+    expect(flashes.nth(1)).to_contain_text("Days already open for booking, from tomorrow: 0 slots added")
+    expect(flashes.nth(2)).to_contain_text("1 booked slot is outside the new hours and stays")
+    expect(flashes.nth(2)).to_contain_text("4:00 PM (1 booked)")
     shot(page, "admin-fa-5-slots")
 
     page.get_by_role("link", name="Beneficiaries").click()
