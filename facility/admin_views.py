@@ -20,7 +20,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date, format_time, ngettext
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -296,7 +296,7 @@ def _flash_slot_update(update) -> None:
                 "%(removed)d removed.", added=update.added, changed=update.changed, removed=update.removed))
     if update.kept:
         when = ", ".join(_("%(day)s %(time)s (%(booked)d booked)", day=format_date(day, "medium"),
-                           time=format_time(start, "short"), booked=booked) for day, start, booked in update.kept)
+                           time=start.strftime("%H:%M"), booked=booked) for day, start, booked in update.kept)
         flash(ngettext("%(num)d booked slot is outside the new hours and stays, so its appointments stand: "
                        "%(slots)s.",
                        "%(num)d booked slots are outside the new hours and stay, so their appointments stand: "

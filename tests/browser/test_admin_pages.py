@@ -320,7 +320,7 @@ def test_the_facility_admin_pages(desktop, live_server, shot, app, run_jobs):
     expect(flashes.nth(0)).to_have_text("Slots for COVID-19 saved.")
     expect(flashes.nth(1)).to_contain_text("Days already open for booking, from tomorrow: 0 slots added")
     expect(flashes.nth(2)).to_contain_text("1 booked slot is outside the new hours and stays")
-    expect(flashes.nth(2)).to_contain_text("4:00 PM (1 booked)")
+    expect(flashes.nth(2)).to_contain_text("16:00 (1 booked)")
     shot(page, "admin-fa-5-slots")
 
     page.get_by_role("link", name="Beneficiaries").click()
