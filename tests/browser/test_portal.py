@@ -243,7 +243,15 @@ def test_switch_language_from_the_footer(phone, live_server, app, shot, seed, la
     assert_fits_the_phone(phone)
     shot(phone, "portal-ta-switched-member-form")
 
+    phone.goto(live_server.url + "/")  # the landing page too, citizen first
+    expect(phone.get_by_role("heading", level=1)).to_have_text("தடுப்பூசிச் சான்றிதழ்கள்")
+    expect(phone.get_by_role("link", name="உங்கள் சான்றிதழைப் பதிவிறக்கவும்")).to_have_attribute("href", "/portal/")
+    assert_fits_the_phone(phone)
+    shot(phone, "portal-ta-switched-home")
+
     phone.get_by_role("navigation", name="மொழி").get_by_role("link", name="English").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Vaccination certificates")
+    phone.goto(live_server.url + "/portal/members/new")
     expect(phone.locator("html")).to_have_attribute("lang", "en")
     expect(phone.get_by_label(TEXT["en"]["name"])).to_be_visible()
 
