@@ -63,6 +63,24 @@ def error_body(code: str, message: str, fields: list[FieldError] | None = None) 
                       "fields": [{"path": f.path, "reason": f.reason} for f in fields or []]}}
 
 
+def page_message(status: int, csrf: bool = False) -> str:
+    """What a person reads on an error page, in their language (not Werkzeug's technical text)."""
+    from flask_babel import gettext as _
+
+    if csrf:
+        return _("This form has expired. Go back, reload the page and try again.")
+    messages = {
+        400: _("The request could not be understood. Go back and try again."),
+        401: _("Please sign in to see this page."),
+        403: _("You do not have access to this page."),
+        404: _("This page does not exist. Check the address, or start again from the home page."),
+        405: _("This page cannot be used that way. Start again from the home page."),
+        413: _("The file or form is too large."),
+        429: _("Too many requests. Please wait a minute and try again."),
+    }
+    return messages.get(status) or _("Something went wrong on our side. Please try again in a few minutes.")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(exc: AppError):
@@ -82,7 +100,10 @@ def register_error_handlers(app: Flask) -> None:
             resp.status_code = exc.code or 500
             return resp
         status = exc.code or 500
-        return render_template("errors/error.html", status=status, message=exc.description), status
+        from flask_wtf.csrf import CSRFError
+
+        message = page_message(status, csrf=isinstance(exc, CSRFError))
+        return render_template("errors/error.html", status=status, message=message), status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -91,4 +112,4 @@ def register_error_handlers(app: Flask) -> None:
             resp = jsonify(error_body("internal_error", "Internal server error"))
             resp.status_code = 500
             return resp
-        return render_template("errors/error.html", status=500, message="Internal server error"), 500
+        return render_template("errors/error.html", status=500, message=page_message(500)), 500

@@ -26,3 +26,24 @@ def test_unknown_language_falls_back_instead_of_failing(client):
 def test_switcher_never_redirects_off_site(client):
     resp = client.get("/language/hi?next=//evil.example/")
     assert "evil.example" not in resp.headers["Location"]
+
+
+def test_error_pages_speak_the_readers_language_not_werkzeugs(client):
+    missing = client.get("/no/such/page?lang=ta")
+    page = missing.get_data(as_text=True)
+    assert missing.status_code == 404 and '<html lang="ta">' in page
+    assert "பிழை 404" in page and "இந்தப் பக்கம் இல்லை." in page and "முகப்புப் பக்கத்துக்குத் திரும்பவும்" in page
+    assert "requested URL was not found" not in page
+    english = client.get("/no/such/page").get_data(as_text=True)
+    assert "This page does not exist." in english and "Back to the home page" in english
+    wrong_method = client.delete("/?lang=hi")
+    assert wrong_method.status_code == 405 and "इस पेज का इस तरह उपयोग नहीं किया जा सकता" in wrong_method.get_data(as_text=True)
+
+
+def test_an_expired_form_says_so(app, client):
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        resp = client.post("/login?lang=ta", data={"mobile": "9876543210"})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert resp.status_code == 400 and "இந்தப் படிவம் காலாவதியாகிவிட்டது" in resp.get_data(as_text=True)
