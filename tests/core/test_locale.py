@@ -39,11 +39,3 @@ def test_error_pages_speak_the_readers_language_not_werkzeugs(client):
     wrong_method = client.delete("/?lang=hi")
     assert wrong_method.status_code == 405 and "इस पेज का इस तरह उपयोग नहीं किया जा सकता" in wrong_method.get_data(as_text=True)
 
-
-def test_an_expired_form_says_so(app, client):
-    app.config["WTF_CSRF_ENABLED"] = True
-    try:
-        resp = client.post("/login?lang=ta", data={"mobile": "9876543210"})
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = False
-    assert resp.status_code == 400 and "இந்தப் படிவம் காலாவதியாகிவிட்டது" in resp.get_data(as_text=True)

@@ -99,6 +99,7 @@ def test_forms_need_a_csrf_token(app, client):
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
     assert resp.status_code == 400  # CSRFProtect refuses before the view runs
+    assert b"This form has expired. Go back, reload the page and try again." in resp.data
     with app.app_context():
         assert db.session.scalar(text("SELECT count(*) FROM otp_challenges")) == 0
 
