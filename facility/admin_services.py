@@ -480,9 +480,9 @@ def program_vaccines() -> dict[int, list[Vaccine]]:
 
 def save_program(data: ProgramData, program_id: int | None = None) -> Program:
     program = get_program(program_id) if program_id else Program()
-    before = _fields(program, _PROGRAM_FIELDS) if program_id else {}
-    before_vaccines = sorted(db.session.scalars(select(Vaccine.id).where(Vaccine.program_id == program_id))) \
-        if program_id else []
+    before = {**_fields(program, _PROGRAM_FIELDS),
+              "vaccine_ids": sorted(db.session.scalars(select(Vaccine.id).where(Vaccine.program_id == program_id)))
+              } if program_id else {}
     name = data.name.strip()
     clash = db.session.scalar(select(Program.id).where(func.lower(Program.name) == name.lower(),
                                                        Program.id != (program.id or 0)))
@@ -510,7 +510,7 @@ def save_program(data: ProgramData, program_id: int | None = None) -> Program:
     db.session.flush()
     after = {**_fields(program, _PROGRAM_FIELDS), "vaccine_ids": sorted(wanted)}
     audit.record("program.save", f"program:{program.id}", created=not program_id,
-                 changes=audit.changes({**before, "vaccine_ids": before_vaccines} if program_id else {}, after))
+                 changes=audit.changes(before, after))
     return program
 
 
