@@ -21,7 +21,7 @@ import uuid
 from collections import Counter
 
 from flask import has_app_context
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core import jobs
 from core.extensions import db
@@ -145,8 +145,6 @@ def _fold(conn) -> int:
 
 def totals(start: dt.date, end: dt.date) -> list[tuple[str, str, int]]:
     """(channel, kind, count) over the days ``start``..``end`` (local days), largest first."""
-    from sqlalchemy import func
-
     rows = db.session.execute(select(DownloadCount.channel, DownloadCount.kind, func.sum(DownloadCount.count))
                               .where(DownloadCount.day >= start, DownloadCount.day <= end)
                               .group_by(DownloadCount.channel, DownloadCount.kind)).all()

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 API_PREFIXES = ("/v1/", "/v3/", "/oauth/", "/certificate/api/", "/api/", "/.well-known/")
@@ -65,8 +67,6 @@ def error_body(code: str, message: str, fields: list[FieldError] | None = None) 
 
 def page_message(status: int, csrf: bool = False) -> str:
     """What a person reads on an error page, in their language (not Werkzeug's technical text)."""
-    from flask_babel import gettext as _
-
     if csrf:
         return _("This form has expired. Go back, reload the page and try again.")
     messages = {
@@ -100,8 +100,6 @@ def register_error_handlers(app: Flask) -> None:
             resp.status_code = exc.code or 500
             return resp
         status = exc.code or 500
-        from flask_wtf.csrf import CSRFError
-
         message = page_message(status, csrf=isinstance(exc, CSRFError))
         return render_template("errors/error.html", status=status, message=message), status
 

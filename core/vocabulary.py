@@ -21,10 +21,13 @@ CONDITIONS: tuple[str, ...] = (
 )
 
 SYMPTOMS: tuple[str, ...] = (
-    N_("Fever"), N_("Headache"), N_("Pain or swelling at the injection site"), N_("Pain at the injection site"),
-    N_("Tiredness"), N_("Muscle or joint pain"), N_("Nausea or vomiting"), N_("Dizziness or fainting"),
-    N_("Rash or itching"), N_("Difficulty breathing"), N_("Chest pain"),
+    N_("Fever"), N_("Headache"), N_("Pain or swelling at the injection site"), N_("Tiredness"),
+    N_("Muscle or joint pain"), N_("Nausea or vomiting"), N_("Dizziness or fainting"), N_("Rash or itching"),
+    N_("Difficulty breathing"), N_("Chest pain"),
 )
+
+#: Other wordings programs use for the same symptoms (CoWIN's list said "Pain at the injection site").
+OTHER_WORDINGS: tuple[str, ...] = (N_("Pain at the injection site"),)
 
 
 def translated(text: str) -> str:

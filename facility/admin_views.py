@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from certify import downloads as certify_downloads
 from core import jobs
 from core.errors import NotFound, ValidationError
 from core.forms import choices
@@ -636,9 +637,7 @@ def analytics():
     tz = current_app.config["CERTIFICATE_TIMEZONE"]
     behind = charts.refresh(tz) >= charts.FOLD_BATCH  # count what was issued since the last visit
     if admin:
-        from certify import downloads
-
-        downloads.fold()  # the downloads counted in Redis since the last visit
+        certify_downloads.fold()  # the downloads counted in Redis since the last visit
     if behind:  # a large backlog (a first visit, a bulk upload): the rest is folded by a worker
         tasks.refresh_analytics.after_commit(tz)
     jobs.commit()

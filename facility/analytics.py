@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from certify import downloads as certify_downloads
 from core.extensions import db
 from core.models import Enrolment, Facility, Program, SideEffectReport, Vaccine
 
@@ -303,10 +304,8 @@ KIND_LABELS = {"pdf": _l("PDF"), "qr": _l("QR code"), "eu": _l("EU certificate")
 
 def downloads(start: dt.date, end: dt.date) -> Series:
     """Certificates handed out (PDF, QR, EU and SMART Health Card exports), by channel and kind."""
-    from certify import downloads as counts
-
     return _series([(f"{CHANNEL_LABELS.get(c, c)} · {KIND_LABELS.get(k, k)}", n)
-                    for c, k, n in counts.totals(start, end)], limit=None)
+                    for c, k, n in certify_downloads.totals(start, end)], limit=None)
 
 
 def side_effects(scope: Scope, start: dt.date, end: dt.date, tz: str) -> Series:

@@ -167,6 +167,7 @@ def apply_config(config: FacilityProgram) -> SlotUpdate:
         added = len(rows)
     return SlotUpdate(added, changed, removed, tuple(kept))
 
+
 @dataclass(frozen=True)
 class DayAvailability:
     day: dt.date

@@ -13,7 +13,7 @@ from core.extensions import db
 from core.models import Enrolment, Facility, Member, Program
 
 COMORBIDITIES = list(vocabulary.CONDITIONS)
-SIDE_EFFECTS = [s for s in vocabulary.SYMPTOMS if s != "Pain at the injection site"]
+SIDE_EFFECTS = list(vocabulary.SYMPTOMS)
 FACILITIES = [
     {"code": "DEMO-002", "name": "MOH Gothatuwa", "district": "Colombo", "state": "Western", "pincode": "00500",
      "contact_mobile": "9000000002", "latitude": 6.9271, "longitude": 79.8612,
